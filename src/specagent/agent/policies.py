@@ -1,0 +1,44 @@
+"""Policies: how a session overlaps its work with the user's speech and with tools.
+
+All policies share one session state machine; a policy only answers a few questions the
+machine asks. ``sync`` is the fair baseline, ``oracle`` the lower bound.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["Policy"]
+
+
+class Policy(enum.Enum):
+    SYNC = "sync"
+    """Waits for the user's final words, then runs tools one after another."""
+    ASYNC = "async"
+    """Generates while the user speaks; partial speech and tool results are injected as they
+    arrive; read-only tools may run before the request ends; state-changing tools wait for
+    the final update."""
+    ORACLE = "oracle"
+    """Knows the whole request when speech starts (a lower bound on latency)."""
+
+    @property
+    def streams_partial_speech(self) -> bool:
+        return self is Policy.ASYNC
+
+    @property
+    def one_tool_at_a_time(self) -> bool:
+        return self is Policy.SYNC
+
+    @property
+    def interrupts_generation(self) -> bool:
+        """Whether a new event stops a running generation to be injected at once."""
+        return self is not Policy.SYNC
+
+    @classmethod
+    def parse(cls, name: str) -> Policy:
+        try:
+            return cls(name)
+        except ValueError:
+            raise ValueError(
+                f"unknown policy {name!r}; choose one of: {', '.join(p.value for p in cls)}"
+            ) from None

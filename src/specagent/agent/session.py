@@ -1,0 +1,603 @@
+"""One agent session: the event-driven state machine that overlaps thinking, speech and tools.
+
+The session owns three concurrent activities under one task group: the user's speech arriving
+(timed :class:`UserSpeech` events), tool calls running in the :class:`ToolExecutor`, and at most
+one model generation. Everything that happens is an event in the :class:`Inbox`; the session
+takes events most urgent first, records them in the :class:`Ledger` (in the order the model
+sees them) and decides whether to generate.
+
+A generation reads the ledger rendered through the protocol. When an event arrives while the
+model is still generating (and the policy allows), generation stops at that token boundary,
+its reasoning is closed with ``</think_interrupted>``, the event is injected, and generation
+restarts. When the model writes an action the session carries it out:
+
+* ``tool_call``: submitted to the executor; a state-changing call is gated until the user's
+  final update (the commit point of this runtime); ``sync`` waits for its result.
+* ``remove``: the call is cancelled; calls that depend on it fail in cascade.
+* ``pause``: wait for the next event.
+* ``answer``: accepted only once the user has finished and no call of the model's is still
+  running; before that it is stopped at its first token and treated as a pause.
+
+State transitions: IDLE -> LISTENING (first speech) -> GENERATING <-> LISTENING/WAITING ->
+EMITTING (answer streaming) -> DONE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..clock import Clock
+from ..events import (
+    AnswerCompleted,
+    AnswerStarted,
+    Event,
+    Interrupt,
+    ModelOutput,
+    ProtocolError,
+    SessionEnded,
+    ToolCallCancelled,
+    ToolCallCommitted,
+    ToolCallFailed,
+    ToolCallFinished,
+    ToolCallIssued,
+    ToolCallRemoved,
+    ToolCallRevised,
+    UserSpeech,
+)
+from ..executor import CallStatus, LatencyFn, ToolExecutor
+from ..ledger import Ledger
+from ..models.base import ModelBackend
+from ..protocol import (
+    AnswerAction,
+    ParseError,
+    PauseAction,
+    RemoveAction,
+    ToolCallAction,
+    action_end,
+    answer_start,
+    parse_output,
+    render_interrupted,
+    render_messages,
+)
+from ..tools import Toolset
+from .inbox import Inbox
+from .policies import Policy
+from .prompt import system_prompt
+
+__all__ = ["AgentState", "Session", "SessionConfig", "SessionResult", "ToolCallReport"]
+
+
+class AgentState(enum.Enum):
+    IDLE = "idle"
+    LISTENING = "listening"
+    GENERATING = "generating"
+    EMITTING = "emitting"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    max_tokens: int = 160
+    """Tokens one generation may write before it is cut."""
+    max_generations: int = 40
+    max_protocol_errors: int = 4
+    """Consecutive unreadable outputs before the session gives up."""
+    max_stalls: int = 2
+    """Times the model may pause with nothing left to wait for before the session gives up."""
+
+
+@dataclass(frozen=True)
+class ToolCallReport:
+    call_id: int
+    name: str
+    arguments: dict[str, Any]
+    effect: str | None
+    status: str
+    held: bool
+    issued_s: float
+    started_s: float | None
+    finished_s: float | None
+    result: Any = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    """What a session produced and how long it took (times are clock seconds)."""
+
+    policy: str
+    ended: str
+    answer: str | None
+    last_word_s: float
+    answer_started_s: float | None
+    answer_done_s: float | None
+    tool_calls: tuple[ToolCallReport, ...]
+    generations: int
+    interrupted_generations: int
+    suppressed_answers: int
+    tokens_generated: int
+    protocol_errors: int
+    ledger: Ledger = field(repr=False)
+
+    @property
+    def latency_s(self) -> float | None:
+        """User's last word to answer complete (never negative)."""
+        if self.answer_done_s is None:
+            return None
+        return max(0.0, self.answer_done_s - self.last_word_s)
+
+    @property
+    def first_token_latency_s(self) -> float | None:
+        if self.answer_started_s is None:
+            return None
+        return max(0.0, self.answer_started_s - self.last_word_s)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "ended": self.ended,
+            "answer": self.answer,
+            "latency_s": self.latency_s,
+            "first_token_latency_s": self.first_token_latency_s,
+            "last_word_s": self.last_word_s,
+            "answer_done_s": self.answer_done_s,
+            "generations": self.generations,
+            "interrupted_generations": self.interrupted_generations,
+            "suppressed_answers": self.suppressed_answers,
+            "tokens_generated": self.tokens_generated,
+            "protocol_errors": self.protocol_errors,
+            "tool_calls": [
+                {
+                    "id": c.call_id,
+                    "name": c.name,
+                    "arguments": c.arguments,
+                    "effect": c.effect,
+                    "status": c.status,
+                    "held": c.held,
+                    "issued_s": c.issued_s,
+                    "started_s": c.started_s,
+                    "finished_s": c.finished_s,
+                    "error": c.error,
+                }
+                for c in self.tool_calls
+            ],
+        }
+
+
+def _call_key(name: str, arguments: dict[str, Any]) -> str:
+    return name + json.dumps(arguments, sort_keys=True, default=str)
+
+
+@dataclass
+class _Generation:
+    text: str = ""
+    tokens: int = 0
+    started_t: float = 0.0
+    token_ends: list[tuple[int, float]] = field(default_factory=list)
+    outcome: str = "complete"  # complete | interrupted | suppressed
+
+
+class Session:
+    """Runs one user request through a model, a toolset and a policy on a clock."""
+
+    def __init__(
+        self,
+        backend: ModelBackend,
+        toolset: Toolset,
+        clock: Clock,
+        policy: Policy,
+        *,
+        ledger: Ledger | None = None,
+        latency: LatencyFn | None = None,
+        observer: Callable[[Event], None] | None = None,
+        config: SessionConfig | None = None,
+        prompt: str | None = None,
+    ) -> None:
+        self.backend = backend
+        self.toolset = toolset
+        self.clock = clock
+        self.policy = policy
+        self.ledger = ledger if ledger is not None else Ledger()
+        self.config = config or SessionConfig()
+        self.prompt = prompt or system_prompt(toolset.schemas())
+        self._latency = latency
+        self._observer = observer
+        self.state = AgentState.IDLE
+        self.transitions: list[tuple[float, AgentState]] = []
+
+        self._inbox = Inbox()
+        self._executor: ToolExecutor | None = None
+        self._commit_gate = asyncio.Event()
+        self._final_heard = False
+        self._speech_done = False
+        self._dirty = False
+        self._awaiting: int | None = None
+        self._done = False
+        self._ended = "running"
+        self._answer: str | None = None
+        self._answer_started: float | None = None
+        self._answer_done: float | None = None
+        self._next_id = 1
+        self._generations = 0
+        self._interrupted = 0
+        self._suppressed = 0
+        self._tokens = 0
+        self._protocol_errors = 0
+        self._consecutive_errors = 0
+        self._stalls = 0
+
+    # -- public -----------------------------------------------------------------------------
+
+    async def run(self, speech: Sequence[UserSpeech]) -> SessionResult:
+        """Play the user's timed speech to the agent and return when it has answered."""
+        if not speech or not speech[-1].final:
+            raise ValueError("speech must be a non-empty sequence ending with a final update")
+        async with ToolExecutor(
+            self.toolset, self.clock, self._on_emit, latency=self._latency
+        ) as executor, asyncio.TaskGroup() as group:
+            self._executor = executor
+            feeder = group.create_task(self._feed(speech), name="speech-feed")
+            try:
+                await self._loop()
+                await self._settle()
+            finally:
+                feeder.cancel()
+        self._set_state(AgentState.DONE)
+        self._record(SessionEnded(t=self.clock.now(), reason=self._ended))
+        return self._result(speech[-1].t)
+
+    def interrupt(self, reason: str) -> None:
+        """Stop the agent's current generation or answer (e.g. barge-in)."""
+        self._inbox.put(Interrupt(t=self.clock.now(), reason=reason))
+
+    # -- speech -----------------------------------------------------------------------------
+
+    async def _feed(self, speech: Sequence[UserSpeech]) -> None:
+        if self.policy is Policy.ORACLE:
+            await self.clock.sleep_until(speech[0].t)
+            whole = " ".join(s.text for s in speech)
+            self._inbox.put(UserSpeech(t=self.clock.now(), text=whole, final=True))
+        elif self.policy.streams_partial_speech:
+            for chunk in speech:
+                await self.clock.sleep_until(chunk.t)
+                self._inbox.put(UserSpeech(t=self.clock.now(), text=chunk.text, final=chunk.final))
+        else:
+            await self.clock.sleep_until(speech[-1].t)
+            whole = " ".join(s.text for s in speech)
+            self._inbox.put(UserSpeech(t=self.clock.now(), text=whole, final=True))
+        self._speech_done = True
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while not self._done:
+            for event in self._inbox.drain():
+                self._apply(event)
+            if self._done:
+                return
+            if self._ready_to_generate():
+                await self._generate_and_act()
+            elif not self._inbox and self._nothing_can_happen():
+                self._on_stall()
+            else:
+                await self._inbox.wait()
+
+    def _ready_to_generate(self) -> bool:
+        if not self._dirty:
+            return False
+        if self.policy.one_tool_at_a_time:
+            return self._final_heard and self._awaiting is None
+        return True
+
+    def _nothing_can_happen(self) -> bool:
+        assert self._executor is not None
+        return self._speech_done and not self._executor.unfinished() and not self._dirty
+
+    def _on_stall(self) -> None:
+        self._stalls += 1
+        if self._stalls > self.config.max_stalls:
+            self._finish("stalled")
+            return
+        message = "nothing is pending: call a tool or give your <answer>"
+        self._record(ProtocolError(t=self.clock.now(), message=message))
+        self._dirty = True
+
+    def _apply(self, event: Event) -> None:
+        """Take one event from the inbox into the ledger and the session's state."""
+        if isinstance(event, Interrupt):
+            self._record(event)
+            return
+        if isinstance(event, UserSpeech):
+            if self.state is AgentState.IDLE:
+                self._set_state(AgentState.LISTENING)
+            self._record(event)
+            self._dirty = True
+            if event.final:
+                self._final_heard = True
+                self._commit_gate.set()
+            return
+        if isinstance(event, (ToolCallFinished, ToolCallFailed)):
+            self._record(event)
+            self._dirty = True
+            if self._awaiting == event.call_id:
+                self._awaiting = None
+            return
+        if isinstance(event, ToolCallCancelled):
+            self._record(event)
+            if self._awaiting == event.call_id:
+                self._awaiting = None
+                self._dirty = True
+            return
+        self._record(event)
+
+    # -- generation -------------------------------------------------------------------------
+
+    async def _generate_and_act(self) -> None:
+        if self._generations >= self.config.max_generations:
+            self._finish("generation_limit")
+            return
+        self._generations += 1
+        self._dirty = False
+        messages = render_messages(self.ledger.events, self.prompt)
+        gen = await self._generate(messages)
+        self._tokens += gen.tokens
+        if gen.outcome == "interrupted":
+            self._interrupted += 1
+            if gen.text.strip():
+                self._record_output(gen, render_interrupted(gen.text), interrupted=True)
+            self._set_state(AgentState.LISTENING)
+            return
+        if gen.outcome == "suppressed":
+            self._suppressed += 1
+            self._set_state(AgentState.LISTENING)
+            return
+        self._act(gen)
+
+    async def _generate(self, messages: list[Any]) -> _Generation:
+        gen = _Generation(started_t=self.clock.now())
+        self._set_state(AgentState.GENERATING)
+        stream = self.backend.stream(messages, max_tokens=self.config.max_tokens)
+        async with contextlib.aclosing(stream):
+            async for piece in stream:
+                gen.text += piece
+                gen.tokens += 1
+                gen.token_ends.append((len(gen.text), self.clock.now()))
+                start = answer_start(gen.text)
+                if start is not None and self._answer_started is None and gen.text[start:].strip():
+                    if not self._answer_allowed():
+                        gen.outcome = "suppressed"
+                        break
+                    self._begin_answer()
+                if action_end(gen.text) is not None:
+                    break
+                if self._should_interrupt():
+                    gen.outcome = "interrupted"
+                    break
+        return gen
+
+    def _should_interrupt(self) -> bool:
+        head = self._inbox.peek()
+        if head is None:
+            return False
+        if isinstance(head, (Interrupt, UserSpeech)):
+            return True
+        if self.state is AgentState.EMITTING or not self.policy.interrupts_generation:
+            return False
+        return isinstance(head, (ToolCallFinished, ToolCallFailed))
+
+    def _answer_allowed(self) -> bool:
+        assert self._executor is not None
+        return self._final_heard and not self._executor.unfinished()
+
+    def _begin_answer(self, t: float | None = None) -> None:
+        self._answer_started = self.clock.now() if t is None else t
+        self._set_state(AgentState.EMITTING)
+        self._record(AnswerStarted(t=self._answer_started))
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def _act(self, gen: _Generation) -> None:
+        try:
+            parsed = parse_output(gen.text, self._next_id)
+        except ParseError as exc:
+            self._record_output(gen, gen.text)
+            self._protocol_errors += 1
+            self._consecutive_errors += 1
+            self._record(ProtocolError(t=self.clock.now(), message=exc.message, raw=exc.raw))
+            if self._consecutive_errors >= self.config.max_protocol_errors:
+                self._finish("too_many_protocol_errors")
+            else:
+                self._dirty = True
+            return
+        self._consecutive_errors = 0
+        action = parsed.action
+        if isinstance(action, AnswerAction):
+            if not self._answer_allowed():  # an untagged answer, seen only once complete
+                self._suppressed += 1
+                self._set_state(AgentState.LISTENING)
+                return
+            self._record_output(gen, gen.text)
+            if self._answer_started is None:
+                self._begin_answer(self._first_answer_token_t(gen, action.text))
+            self._answer = action.text
+            self._answer_done = self.clock.now()
+            self._record(AnswerCompleted(t=self._answer_done, text=action.text))
+            self._finish("answered")
+            return
+        self._record_output(gen, gen.text)
+        self._set_state(AgentState.LISTENING)
+        if isinstance(action, ToolCallAction):
+            self._on_tool_call(action)
+        elif isinstance(action, RemoveAction):
+            self._on_remove(action)
+        elif isinstance(action, PauseAction):
+            self._dirty = False
+
+    def _on_tool_call(self, action: ToolCallAction) -> None:
+        executor = self._executor
+        assert executor is not None
+        now = self.clock.now()
+        key = _call_key(action.name, action.arguments)
+        existing = executor.records.get(action.call_id)
+        duplicate = any(
+            _call_key(r.name, r.arguments) == key and r.status is not CallStatus.CANCELLED
+            for r in executor.records.values()
+        )
+        if duplicate:
+            # The model repeated a call it already made: nothing new to run, wait for events.
+            self._dirty = False
+            return
+        if existing is not None:
+            executor.cancel(action.call_id, "revised", notify=False)
+            self._record(
+                ToolCallRevised(
+                    t=now,
+                    call_id=action.call_id,
+                    name=action.name,
+                    arguments=action.arguments,
+                    depends=action.depends,
+                )
+            )
+        else:
+            self._record(
+                ToolCallIssued(
+                    t=now,
+                    call_id=action.call_id,
+                    name=action.name,
+                    arguments=action.arguments,
+                    depends=action.depends,
+                )
+            )
+        self._next_id = max(self._next_id, action.call_id + 1)
+        gate = None
+        changes_state = action.name in self.toolset and self.toolset[action.name].effect.changes_state
+        if changes_state and not self._final_heard:
+            gate = self._commit_gate
+        executor.submit(
+            action.call_id,
+            action.name,
+            action.arguments,
+            action.depends,
+            gate=gate,
+            hold_reason="state-changing call waits for the user's final update",
+        )
+        if self.policy.one_tool_at_a_time:
+            rec = executor.records[action.call_id]
+            self._awaiting = None if rec.status.terminal else action.call_id
+            self._dirty = rec.status.terminal  # an instant failure is already in the inbox
+        else:
+            self._dirty = True  # the model may issue more calls before it pauses
+
+    def _on_remove(self, action: RemoveAction) -> None:
+        executor = self._executor
+        assert executor is not None
+        if action.call_id not in executor.records:
+            self._record(
+                ProtocolError(t=self.clock.now(), message=f"there is no call {action.call_id}")
+            )
+            self._dirty = True
+            return
+        self._record(ToolCallRemoved(t=self.clock.now(), call_id=action.call_id))
+        executor.cancel(action.call_id, "removed by the model")
+        self._dirty = True
+
+    # -- ending -----------------------------------------------------------------------------
+
+    def _finish(self, reason: str) -> None:
+        self._done = True
+        self._ended = reason
+
+    async def _settle(self) -> None:
+        """After the answer: let started state-changing calls complete, cancel the rest,
+        and mark every call that completed as committed."""
+        executor = self._executor
+        assert executor is not None
+        for rec in executor.unfinished():
+            if not (rec.effect is not None and rec.effect.changes_state and rec.started_s is not None):
+                executor.cancel(rec.call_id, "session ended")
+        while executor.unfinished():
+            await asyncio.wait([r.done for r in executor.unfinished()])
+        for event in self._inbox.drain():
+            self._apply(event)
+        for rec in executor.records.values():
+            if rec.status is CallStatus.DONE:
+                self._record(ToolCallCommitted(t=self.clock.now(), call_id=rec.call_id))
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def _on_emit(self, event: Event) -> None:
+        if self._observer is not None:
+            self._observer(event)
+        self._inbox.put(event)
+
+    def _record(self, event: Event) -> None:
+        self.ledger.append(event)
+        if self._observer is not None and not isinstance(
+            event, (ToolCallFinished, ToolCallFailed, ToolCallCancelled)
+        ):
+            self._observer(event)
+
+    def _record_output(self, gen: _Generation, text: str, *, interrupted: bool = False) -> None:
+        self._record(
+            ModelOutput(
+                t=self.clock.now(),
+                text=text,
+                interrupted=interrupted,
+                tokens=gen.tokens,
+                started_t=gen.started_t,
+            )
+        )
+
+    def _set_state(self, state: AgentState) -> None:
+        if state is not self.state:
+            self.state = state
+            self.transitions.append((self.clock.now(), state))
+
+    @staticmethod
+    def _first_answer_token_t(gen: _Generation, answer: str) -> float:
+        at = gen.text.find(answer[:16]) if answer else -1
+        for end, t in gen.token_ends:
+            if end > max(at, 0):
+                return t
+        return gen.token_ends[-1][1] if gen.token_ends else 0.0
+
+    def _result(self, last_word_s: float) -> SessionResult:
+        executor = self._executor
+        assert executor is not None
+        calls = tuple(
+            ToolCallReport(
+                call_id=r.call_id,
+                name=r.name,
+                arguments=r.arguments,
+                effect=r.effect.value if r.effect else None,
+                status=r.status.value,
+                held=r.held,
+                issued_s=r.issued_s,
+                started_s=r.started_s,
+                finished_s=r.finished_s,
+                result=r.result,
+                error=r.error,
+            )
+            for r in sorted(executor.records.values(), key=lambda r: r.call_id)
+        )
+        return SessionResult(
+            policy=self.policy.value,
+            ended=self._ended,
+            answer=self._answer,
+            last_word_s=last_word_s,
+            answer_started_s=self._answer_started,
+            answer_done_s=self._answer_done,
+            tool_calls=calls,
+            generations=self._generations,
+            interrupted_generations=self._interrupted,
+            suppressed_answers=self._suppressed,
+            tokens_generated=self._tokens,
+            protocol_errors=self._protocol_errors,
+            ledger=self.ledger,
+        )

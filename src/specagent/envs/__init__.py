@@ -1,0 +1,1 @@
+"""Environments: toolsets with state that sessions act on."""

@@ -1,0 +1,163 @@
+"""A small personal-assistant domain: the built-in example toolset of ``specagent run``.
+
+Read-only lookups (weather, flights, restaurants, calendar) and state-changing actions
+(booking a flight: irreversible; reserving a table: reversible, with cancellation as its
+compensation; sending a message: irreversible) over an in-memory world. Tool latency is
+simulated by :func:`tool_latency`: uniform 0.5 to 1.0 s per call (the setting of the
+Speculative Interaction Agents paper), fixed per (seed, call) so every policy sees the same
+latency for the same call.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..executor import LatencyFn
+from ..tools import Effect, Toolset, tool
+
+__all__ = ["AssistantWorld", "assistant_toolset", "tool_latency", "EXAMPLE_REQUESTS"]
+
+_WEATHER = {
+    "paris": ("sunny", 21),
+    "london": ("light rain", 15),
+    "boston": ("cloudy", 12),
+    "denver": ("clear", 18),
+    "tokyo": ("humid", 27),
+    "new york": ("windy", 14),
+}
+_RESTAURANTS = [
+    {"id": "r1", "name": "Chez Lili", "city": "paris", "cuisine": "french"},
+    {"id": "r2", "name": "Le Petit Zinc", "city": "paris", "cuisine": "french"},
+    {"id": "r3", "name": "Sakura", "city": "tokyo", "cuisine": "japanese"},
+    {"id": "r4", "name": "Rocky Grill", "city": "denver", "cuisine": "american"},
+    {"id": "r5", "name": "Harbor Oyster", "city": "boston", "cuisine": "seafood"},
+]
+
+EXAMPLE_REQUESTS = {
+    "weather-and-table": "What's the weather in Paris tomorrow and can you reserve a table "
+    "for two at a French restaurant there at eight?",
+    "flight": "Find me a flight from New York to Denver on Friday and book the cheapest one.",
+    "correction": "Book me a flight to Boston, no wait, to Denver, from New York on Friday.",
+}
+
+
+@dataclass
+class AssistantWorld:
+    """The state the assistant's tools read and change."""
+
+    flight_bookings: list[dict[str, Any]] = field(default_factory=list)
+    reservations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    messages: list[dict[str, str]] = field(default_factory=list)
+    _next_reservation: int = 1
+
+    def committed_state(self) -> dict[str, Any]:
+        """A comparable snapshot of every effect (for checking policies agree)."""
+        return {
+            "flight_bookings": sorted(json.dumps(b, sort_keys=True) for b in self.flight_bookings),
+            "reservations": sorted(
+                json.dumps(r, sort_keys=True) for r in self.reservations.values()
+            ),
+            "messages": sorted(json.dumps(m, sort_keys=True) for m in self.messages),
+        }
+
+
+def _flights(origin: str, destination: str, date: str) -> list[dict[str, Any]]:
+    seed = random.Random(f"{origin.lower()}|{destination.lower()}|{date.lower()}")
+    out = []
+    for n in range(3):
+        out.append(
+            {
+                "flight_id": f"{origin[:2].upper()}{destination[:2].upper()}{100 + seed.randint(0, 899)}",
+                "departs": f"{7 + 4 * n:02d}:{seed.choice(['05', '20', '45'])}",
+                "price_usd": seed.randint(120, 480),
+            }
+        )
+    return sorted(out, key=lambda f: f["price_usd"])
+
+
+def assistant_toolset(world: AssistantWorld) -> Toolset:
+    """The example tools, bound to ``world``."""
+
+    @tool(effect=Effect.READ_ONLY, timeout_s=5.0)
+    async def get_weather(city: str, date: str = "today") -> dict[str, Any]:
+        """Weather forecast for a city on a date (e.g. 'today', 'tomorrow', 'friday')."""
+        sky, high = _WEATHER.get(city.lower(), ("mild", 17))
+        return {"city": city, "date": date, "forecast": sky, "high_c": high}
+
+    @tool(effect=Effect.READ_ONLY, timeout_s=5.0)
+    async def search_flights(origin: str, destination: str, date: str) -> dict[str, Any]:
+        """Flights between two cities on a date, cheapest first."""
+        return {"flights": _flights(origin, destination, date)}
+
+    @tool(effect=Effect.READ_ONLY, timeout_s=5.0)
+    async def find_restaurants(city: str, cuisine: str = "") -> dict[str, Any]:
+        """Restaurants in a city, optionally of one cuisine."""
+        found = [
+            r
+            for r in _RESTAURANTS
+            if r["city"] == city.lower() and (not cuisine or r["cuisine"] == cuisine.lower())
+        ]
+        return {"restaurants": found}
+
+    @tool(effect=Effect.READ_ONLY, timeout_s=5.0)
+    async def get_calendar(date: str) -> dict[str, Any]:
+        """The user's calendar entries on a date."""
+        return {"date": date, "events": [{"time": "09:30", "title": "Team stand-up"}]}
+
+    @tool(effect=Effect.IRREVERSIBLE, timeout_s=5.0)
+    async def book_flight(flight_id: str, passengers: int = 1) -> dict[str, Any]:
+        """Book a flight by its id. Charges the user's card; cannot be undone."""
+        if passengers < 1:
+            raise ValueError("passengers must be at least 1")
+        booking = {"flight_id": flight_id, "passengers": passengers}
+        world.flight_bookings.append(booking)
+        return {"status": "booked", **booking}
+
+    async def _cancel_reservation(arguments: dict[str, Any], result: Any) -> None:
+        world.reservations.pop(result["reservation_id"], None)
+
+    @tool(effect=Effect.REVERSIBLE, timeout_s=5.0, compensate=_cancel_reservation)
+    async def reserve_table(restaurant_id: str, time: str, party_size: int) -> dict[str, Any]:
+        """Reserve a table at a restaurant (by id) at a time for a party size."""
+        if not any(r["id"] == restaurant_id for r in _RESTAURANTS):
+            raise ValueError(f"no restaurant with id {restaurant_id!r}")
+        rid = f"res{world._next_reservation}"
+        world._next_reservation += 1
+        world.reservations[rid] = {
+            "restaurant_id": restaurant_id,
+            "time": time,
+            "party_size": party_size,
+        }
+        return {"status": "reserved", "reservation_id": rid}
+
+    @tool(effect=Effect.IRREVERSIBLE, timeout_s=5.0)
+    async def send_message(to: str, text: str) -> dict[str, Any]:
+        """Send a text message to a contact."""
+        world.messages.append({"to": to, "text": text})
+        return {"status": "sent"}
+
+    return Toolset(
+        [
+            get_weather,
+            search_flights,
+            find_restaurants,
+            get_calendar,
+            book_flight,
+            reserve_table,
+            send_message,
+        ]
+    )
+
+
+def tool_latency(seed: int = 0, low_s: float = 0.5, high_s: float = 1.0) -> LatencyFn:
+    """Uniform latency per call, the same for the same call under any policy."""
+
+    def latency(name: str, arguments: Mapping[str, Any]) -> float:
+        key = f"{seed}|{name}|{json.dumps(dict(arguments), sort_keys=True, default=str)}"
+        return random.Random(key).uniform(low_s, high_s)
+
+    return latency

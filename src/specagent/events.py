@@ -1,0 +1,223 @@
+"""The small, typed vocabulary of things that happen in a session.
+
+Every event is an immutable dataclass stamped with the clock time ``t`` at which it happened.
+The ledger stores them, the protocol renders the ones a model must see, and observers (the CLI
+timeline, benchmarks) read them. Events are serialisable to plain JSON records so a session can
+be stored in SQLite and resumed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+__all__ = [
+    "Event",
+    "UserSpeech",
+    "Brief",
+    "ModelOutput",
+    "ToolCallIssued",
+    "ToolCallRevised",
+    "ToolCallRemoved",
+    "ToolCallHeld",
+    "ToolCallStarted",
+    "ToolCallFinished",
+    "ToolCallFailed",
+    "ToolCallCancelled",
+    "ToolCallCommitted",
+    "ToolCallCompensated",
+    "AnswerStarted",
+    "AnswerCompleted",
+    "Interrupt",
+    "Timer",
+    "ProtocolError",
+    "SessionEnded",
+    "event_to_record",
+    "event_from_record",
+]
+
+_REGISTRY: dict[str, type[Event]] = {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Base of all events. ``t`` is clock time in seconds."""
+
+    t: float
+    kind: ClassVar[str] = "event"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[cls.__name__] = cls
+
+
+# -- the user ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserSpeech(Event):
+    """A chunk of the user's request. ``final`` marks the user's last words of the turn."""
+
+    text: str
+    final: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Brief(Event):
+    """The starting instruction of a spawned sub-agent (it sees nothing else of the parent)."""
+
+    text: str
+
+
+# -- the model --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelOutput(Event):
+    """What the model wrote in one generation, as it stands in its context.
+
+    ``interrupted`` generations end with ``</think_interrupted>``; ``tokens`` counts decoded
+    tokens (for waste accounting); ``started_t`` is when generation began.
+    """
+
+    text: str
+    interrupted: bool = False
+    tokens: int = 0
+    started_t: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerStarted(Event):
+    """The first token of the answer was produced."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerCompleted(Event):
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProtocolError(Event):
+    """Model output that could not be read, or an action that is not allowed now."""
+
+    message: str
+    raw: str = ""
+
+
+# -- tool calls -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallIssued(Event):
+    call_id: int
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    depends: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallRevised(Event):
+    call_id: int
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    depends: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallRemoved(Event):
+    call_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallHeld(Event):
+    """A state-changing call waits for its commit point."""
+
+    call_id: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallStarted(Event):
+    call_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallFinished(Event):
+    call_id: int
+    result: Any = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallFailed(Event):
+    """A call ended in error. ``error_type`` is one of: unknown_tool, invalid_arguments,
+    tool_error, timeout, dependency_failed."""
+
+    call_id: int
+    error: str
+    error_type: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallCancelled(Event):
+    """A call was stopped. ``notify_model`` is False when the model itself caused it in a way
+    it already knows about (a revision replaces the call under the same id)."""
+
+    call_id: int
+    reason: str
+    notify_model: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallCommitted(Event):
+    """A call's effect is final: part of the session's committed outcome."""
+
+    call_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallCompensated(Event):
+    """A reversible call that ran was undone by its compensating action."""
+
+    call_id: int
+
+
+# -- control ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Interrupt(Event):
+    """Stops the agent's generation or speech now (barge-in, shutdown)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Timer(Event):
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionEnded(Event):
+    reason: str
+
+
+# -- serialisation ----------------------------------------------------------------------------
+
+
+def event_to_record(event: Event) -> tuple[str, str]:
+    """Return ``(type name, JSON payload)`` for storage."""
+    payload = dataclasses.asdict(event)
+    return type(event).__name__, json.dumps(payload, sort_keys=True, default=str)
+
+
+def event_from_record(type_name: str, payload: str) -> Event:
+    try:
+        cls = _REGISTRY[type_name]
+    except KeyError as exc:
+        raise ValueError(f"unknown event type in store: {type_name!r}") from exc
+    data = json.loads(payload)
+    if "depends" in data:
+        data["depends"] = tuple(data["depends"])
+    return cls(**data)

@@ -1,0 +1,53 @@
+"""The interface every model backend implements, and the errors they raise.
+
+A backend turns a list of chat messages into a stream of text pieces (tokens). The consumer may
+stop reading at any token and must then ``aclose()`` the stream; a backend stops computing
+within one token of that. Backends charge their compute to the clock through a latency profile
+(see :mod:`specagent.profiles`), so the same backend works on real and virtual time.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+
+from ..protocol import ChatMessage
+
+__all__ = [
+    "ChatMessage",
+    "ModelBackend",
+    "ModelError",
+    "ModelNotInstalledError",
+    "ModelUnreachableError",
+]
+
+
+class ModelError(RuntimeError):
+    """A model backend could not produce output."""
+
+
+class ModelNotInstalledError(ModelError):
+    """The model's files are missing or do not match their pinned hash."""
+
+
+class ModelUnreachableError(ModelError):
+    """A model server did not answer. The message names the URL."""
+
+
+class ModelBackend(ABC):
+    """Streams a model's continuation of a chat context."""
+
+    name: str = "model"
+
+    @abstractmethod
+    def stream(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int = 256
+    ) -> AsyncIterator[str]:
+        """Yield the next assistant message piece by piece.
+
+        Use as ``async with contextlib.aclosing(backend.stream(msgs)) as tokens:``; leaving
+        early cancels the generation within one token.
+        """
+
+    async def aclose(self) -> None:
+        """Release the backend's resources."""

@@ -1,0 +1,78 @@
+"""A scripted model for deterministic tests: fixed outputs, fixed token timings.
+
+Never used for a reported figure. Its outputs come from a list (one per generation) or from a
+function of the context, so a test can answer whatever was last injected. Timing is charged to
+the clock: ``ttft_s`` before the first token, ``token_s`` per token after it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from ..clock import Clock
+from .base import ChatMessage, ModelBackend, ModelError
+
+__all__ = ["ScriptedBackend", "split_tokens"]
+
+_TOKEN_RE = re.compile(r"<[^>]*>|\s*[^\s<]+|\s+")
+
+Responder = Callable[[Sequence[ChatMessage]], str]
+
+
+def split_tokens(text: str) -> list[str]:
+    """Cut text into token-like pieces: each tag is one piece, each word another."""
+    return _TOKEN_RE.findall(text)
+
+
+class ScriptedBackend(ModelBackend):
+    """Plays back scripted outputs at scripted speed."""
+
+    name = "scripted"
+
+    def __init__(
+        self,
+        clock: Clock,
+        script: Sequence[str] | Responder,
+        *,
+        ttft_s: float = 0.1,
+        token_s: float = 0.02,
+    ) -> None:
+        self._clock = clock
+        self._script = script
+        self._index = 0
+        self.ttft_s = ttft_s
+        self.token_s = token_s
+        self.contexts: list[list[ChatMessage]] = []
+        self.tokens_emitted = 0
+        self.closed_early = 0
+        self.open_streams = 0
+
+    def _next_output(self, messages: Sequence[ChatMessage]) -> str:
+        if callable(self._script):
+            return self._script(messages)
+        if self._index >= len(self._script):
+            raise ModelError(f"scripted model ran out of outputs after {self._index} generations")
+        out = self._script[self._index]
+        self._index += 1
+        return out
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int = 256
+    ) -> AsyncIterator[str]:
+        self.contexts.append(list(messages))
+        pieces = split_tokens(self._next_output(messages))[:max_tokens]
+        self.open_streams += 1
+        finished = False
+        try:
+            await self._clock.sleep(self.ttft_s)
+            for i, piece in enumerate(pieces):
+                if i:
+                    await self._clock.sleep(self.token_s)
+                self.tokens_emitted += 1
+                yield piece
+            finished = True
+        finally:
+            self.open_streams -= 1
+            if not finished:
+                self.closed_early += 1

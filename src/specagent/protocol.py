@@ -1,0 +1,435 @@
+"""The asynchronous in-context protocol: render what the model sees, parse what it writes.
+
+This module is the only place that knows the tag syntax. The runtime, the scripted test model
+and the training-data generator all go through it, so they cannot drift apart. The format is
+documented with examples in ``docs/protocol.md``.
+
+Inputs injected into the context::
+
+    <partial_query_update>book a flight</partial_query_update>
+    <final_query_update>to Denver tomorrow</final_query_update>
+    <tool_result id="1">{"flights": [...]}</tool_result>
+    <tool_result id="2" error="timeout">tool took longer than 5.0 s</tool_result>
+    <cancel id="3"/>
+    <protocol_error>...</protocol_error>
+    </think_interrupted>        (closes reasoning that an event cut short)
+
+Model output: an optional ``<think>…</think>`` and then exactly one action::
+
+    <tool_call id="1" depends="">{"name": "search_flights", "arguments": {...}}</tool_call>
+    <remove id="1"/>
+    <pause/>
+    <answer>…</answer>
+
+Parsing is tolerant of what small models really write: a ``<tool_call>`` without an id (the
+Qwen native format), a fenced ```json block or a bare JSON object holding ``name`` and
+``arguments`` (or ``parameters``), a missing think block, an unclosed ``<answer>``, or plain
+text (taken as the answer). Anything else is a :class:`ParseError`, which the agent injects back
+as a ``<protocol_error>`` so the model can try again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .events import (
+    Brief,
+    Event,
+    ModelOutput,
+    ProtocolError,
+    ToolCallCancelled,
+    ToolCallFailed,
+    ToolCallFinished,
+    UserSpeech,
+)
+
+__all__ = [
+    "ChatMessage",
+    "render_messages",
+    "ToolCallAction",
+    "RemoveAction",
+    "PauseAction",
+    "AnswerAction",
+    "Action",
+    "ParsedOutput",
+    "ParseError",
+    "parse_output",
+    "action_end",
+    "answer_start",
+    "render_input",
+    "render_action",
+    "render_interrupted",
+    "THINK_INTERRUPTED",
+]
+
+THINK_INTERRUPTED = "</think_interrupted>"
+
+
+# -- actions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToolCallAction:
+    call_id: int
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    depends: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class RemoveAction:
+    call_id: int
+
+
+@dataclass(frozen=True)
+class PauseAction:
+    pass
+
+
+@dataclass(frozen=True)
+class AnswerAction:
+    text: str
+
+
+Action = ToolCallAction | RemoveAction | PauseAction | AnswerAction
+
+
+@dataclass(frozen=True)
+class ParsedOutput:
+    """One generation read as ``think`` + one ``action``.
+
+    ``tolerated`` names each liberty the parser took (for protocol-validity metrics: a
+    strictly valid turn has none).
+    """
+
+    think: str
+    action: Action
+    tolerated: tuple[str, ...] = ()
+
+
+class ParseError(ValueError):
+    """Model output that holds no readable action. ``raw`` is the text that was read."""
+
+    def __init__(self, message: str, raw: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.raw = raw
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One message of the chat-format context handed to a model backend."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+def render_messages(events: Iterable[Event], system_prompt: str) -> list[ChatMessage]:
+    """The model's view of a ledger: inputs become user messages, outputs assistant messages.
+
+    Consecutive inputs are joined into one user message, in ledger order.
+    """
+    out = [ChatMessage("system", system_prompt)]
+    pending: list[str] = []
+    for event in events:
+        if isinstance(event, ModelOutput):
+            if pending:
+                out.append(ChatMessage("user", "\n".join(pending)))
+                pending = []
+            out.append(ChatMessage("assistant", event.text))
+            continue
+        text = render_input(event)
+        if text is not None:
+            pending.append(text)
+    if pending:
+        out.append(ChatMessage("user", "\n".join(pending)))
+    return out
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+
+
+def render_input(event: Event) -> str | None:
+    """The text an event contributes to the model's context, or None if the model never sees it."""
+    if isinstance(event, UserSpeech):
+        tag = "final_query_update" if event.final else "partial_query_update"
+        return f"<{tag}>{event.text}</{tag}>"
+    if isinstance(event, Brief):
+        return event.text
+    if isinstance(event, ToolCallFinished):
+        return f'<tool_result id="{event.call_id}">{_json(event.result)}</tool_result>'
+    if isinstance(event, ToolCallFailed):
+        return (
+            f'<tool_result id="{event.call_id}" error="{event.error_type}">'
+            f"{event.error}</tool_result>"
+        )
+    if isinstance(event, ToolCallCancelled):
+        return f'<cancel id="{event.call_id}"/>' if event.notify_model else None
+    if isinstance(event, ProtocolError):
+        return f"<protocol_error>{event.message}</protocol_error>"
+    return None
+
+
+def render_action(action: Action, think: str | None = None) -> str:
+    """The canonical text of an action, as a well-trained model would write it."""
+    prefix = f"<think>{think}</think>" if think else ""
+    if isinstance(action, ToolCallAction):
+        deps = ",".join(str(d) for d in action.depends)
+        body = _json({"name": action.name, "arguments": action.arguments})
+        dep_attr = f' depends="{deps}"' if deps else ""
+        return f'{prefix}<tool_call id="{action.call_id}"{dep_attr}>{body}</tool_call>'
+    if isinstance(action, RemoveAction):
+        return f'{prefix}<remove id="{action.call_id}"/>'
+    if isinstance(action, PauseAction):
+        return f"{prefix}<pause/>"
+    return f"{prefix}<answer>{action.text}</answer>"
+
+
+def render_interrupted(partial: str) -> str:
+    """Close a generation that an event cut short.
+
+    Reasoning is kept and closed with ``</think_interrupted>``; a half-written action is
+    dropped, since it was never carried out.
+    """
+    text = partial
+    if "<think>" in text and "</think>" not in text:
+        return text.rstrip() + THINK_INTERRUPTED
+    end = _visible_start(text)
+    return text[:end].rstrip() + THINK_INTERRUPTED if end is not None else THINK_INTERRUPTED
+
+
+# -- streaming detection ----------------------------------------------------------------------
+
+_TOOL_CALL_RE = re.compile(r"<tool_call(?P<attrs>[^>]*)>(?P<body>.*?)</tool_call>", re.S)
+_REMOVE_RE = re.compile(r"<remove\s+id\s*=\s*\"?(?P<id>\d+)\"?\s*/?>")
+_PAUSE_RE = re.compile(r"<pause\s*/?>")
+_ANSWER_OPEN = "<answer>"
+_ANSWER_CLOSE = "</answer>"
+_FENCE_RE = re.compile(r"```(?:json|tool_call|JSON)?\s*(?P<body>[\[{].*?)\s*```", re.S)
+_ATTR_RE = re.compile(r"(\w+)\s*=\s*\"([^\"]*)\"")
+
+
+def _visible_start(text: str) -> int | None:
+    """Index where text after the think block begins; None while still thinking."""
+    stripped = text.lstrip()
+    if not stripped.startswith("<think>"):
+        return 0
+    close = text.find("</think>")
+    if close < 0:
+        return None
+    return close + len("</think>")
+
+
+def action_end(text: str) -> int | None:
+    """If ``text`` already holds a complete action, the index just past it; else None.
+
+    Used while streaming so generation stops as soon as one action is written.
+    """
+    start = _visible_start(text)
+    if start is None:
+        return None
+    visible = text[start:]
+    # (where an action begins, where it ends or None while unfinished): the action that begins
+    # first owns the text up to its own close, so tags or fences inside it do not end it.
+    spans: list[tuple[int, int | None]] = []
+    for pattern in (_REMOVE_RE, _PAUSE_RE, _FENCE_RE):
+        m = pattern.search(visible)
+        if m:
+            spans.append((m.start(), m.end()))
+    call_at = visible.find("<tool_call")
+    if call_at >= 0:
+        m = _TOOL_CALL_RE.match(visible, call_at)
+        spans.append((call_at, m.end() if m else None))
+    answer_at = visible.find(_ANSWER_OPEN)
+    if answer_at >= 0:
+        close = visible.find(_ANSWER_CLOSE, answer_at)
+        spans.append((answer_at, close + len(_ANSWER_CLOSE) if close >= 0 else None))
+    if visible.lstrip().startswith("{"):
+        spans.append((0, _bare_json_end(visible)))
+    if not spans:
+        return None
+    end = min(spans, key=lambda s: s[0])[1]
+    return None if end is None else start + end
+
+
+def answer_start(text: str) -> int | None:
+    """Index where a tagged ``<answer>`` body begins, if the model has opened one."""
+    start = _visible_start(text)
+    if start is None:
+        return None
+    i = text.find(_ANSWER_OPEN, start)
+    return None if i < 0 else i + len(_ANSWER_OPEN)
+
+
+def _bare_json_end(visible: str) -> int | None:
+    """End of a JSON object that makes up the whole visible output, once its braces balance."""
+    lead = len(visible) - len(visible.lstrip())
+    if not visible[lead:].startswith("{"):
+        return None
+    depth = 0
+    in_string = False
+    escaped = False
+    for i in range(lead, len(visible)):
+        ch = visible[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return None
+
+
+# -- parsing ----------------------------------------------------------------------------------
+
+
+def _split_think(text: str) -> tuple[str, str]:
+    start = _visible_start(text)
+    if start is None:  # unclosed think: everything is reasoning
+        body = text.lstrip()[len("<think>") :]
+        return body.replace(THINK_INTERRUPTED, "").strip(), ""
+    if start == 0:
+        return "", text
+    think = text[text.find("<think>") + len("<think>") : start - len("</think>")]
+    return think.strip(), text[start:]
+
+
+def _call_from_json(
+    body: str, raw: str, call_id: int | None, depends: tuple[int, ...], next_id: int
+) -> tuple[ToolCallAction, list[str]]:
+    notes: list[str] = []
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"tool call is not valid JSON ({exc.msg} at char {exc.pos})", raw) from exc
+    if isinstance(data, list):
+        if not data:
+            raise ParseError("tool call list is empty", raw)
+        if len(data) > 1:
+            notes.append("multiple_calls_truncated")
+        data = data[0]
+    if not isinstance(data, dict):
+        raise ParseError("tool call must be a JSON object with 'name' and 'arguments'", raw)
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        raise ParseError("tool call has no 'name'", raw)
+    args: Any = data.get("arguments", data.get("parameters", {}))
+    if "arguments" not in data:
+        notes.append("arguments_key_missing" if "parameters" not in data else "parameters_key")
+    if isinstance(args, str):  # some models double-encode the arguments
+        try:
+            args = json.loads(args)
+            notes.append("arguments_as_string")
+        except json.JSONDecodeError as exc:
+            raise ParseError("tool call 'arguments' is a string that is not JSON", raw) from exc
+    if not isinstance(args, dict):
+        raise ParseError("tool call 'arguments' must be a JSON object", raw)
+    if call_id is None:
+        raw_id = data.get("id")
+        if isinstance(raw_id, int) and raw_id > 0:
+            call_id = raw_id
+            notes.append("id_in_json")
+        else:
+            call_id = next_id
+            notes.append("id_assigned")
+    if not depends and isinstance(data.get("depends"), list):
+        depends = tuple(int(d) for d in data["depends"] if str(d).isdigit())
+    return ToolCallAction(call_id, name, args, depends), notes
+
+
+def _parse_depends(value: str, raw: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    if not all(p.isdigit() for p in parts):
+        raise ParseError(f'depends="{value}" must list call ids, e.g. depends="1,2"', raw)
+    return tuple(int(p) for p in parts)
+
+
+def parse_output(text: str, next_id: int) -> ParsedOutput:
+    """Read one generation into think + exactly one action.
+
+    ``next_id`` is the id given to a tool call written without one. The first complete action
+    wins; text after it is ignored (and noted).
+    """
+    think, visible = _split_think(text)
+    notes: list[str] = []
+    if think == "" and not text.lstrip().startswith("<think>"):
+        notes.append("no_think")
+    visible = visible.replace(THINK_INTERRUPTED, "")
+    stripped = visible.strip()
+    if not stripped:
+        raise ParseError("no action: write <tool_call>, <remove/>, <pause/> or <answer>", text)
+
+    end = action_end(visible)
+    if end is not None and visible[end:].strip():
+        notes.append("text_after_action")
+    head = visible if end is None else visible[:end]
+
+    candidates: list[tuple[int, str, re.Match[str]]] = []
+    for kind, pattern in (
+        ("tool_call", _TOOL_CALL_RE),
+        ("remove", _REMOVE_RE),
+        ("pause", _PAUSE_RE),
+        ("fence", _FENCE_RE),
+    ):
+        m = pattern.search(head)
+        if m:
+            candidates.append((m.start(), kind, m))
+    answer_at = head.find(_ANSWER_OPEN)
+    if candidates and (answer_at < 0 or min(candidates)[0] < answer_at):
+        _, kind, m = min(candidates, key=lambda c: c[0])
+        if head[: m.start()].strip():
+            notes.append("text_before_action")
+        if kind == "tool_call":
+            attrs = dict(_ATTR_RE.findall(m.group("attrs")))
+            raw_id = attrs.get("id")
+            if raw_id is not None and not raw_id.strip().isdigit():
+                raise ParseError(f'tool call id="{raw_id}" must be a positive integer', text)
+            call_id = int(raw_id) if raw_id is not None else None
+            if call_id is not None and call_id < 1:
+                raise ParseError("tool call ids start at 1", text)
+            depends = _parse_depends(attrs.get("depends", ""), text)
+            action, more = _call_from_json(m.group("body").strip(), text, call_id, depends, next_id)
+            return ParsedOutput(think, action, tuple(notes + more))
+        if kind == "remove":
+            return ParsedOutput(think, RemoveAction(int(m.group("id"))), tuple(notes))
+        if kind == "pause":
+            return ParsedOutput(think, PauseAction(), tuple(notes))
+        action, more = _call_from_json(m.group("body"), text, None, (), next_id)
+        return ParsedOutput(think, action, tuple(notes + ["fenced_json"] + more))
+
+    if answer_at >= 0:
+        body = head[answer_at + len(_ANSWER_OPEN) :]
+        close = body.find(_ANSWER_CLOSE)
+        if close < 0:
+            notes.append("answer_unclosed")
+        else:
+            body = body[:close]
+        if head[:answer_at].strip():
+            notes.append("text_before_action")
+        return ParsedOutput(think, AnswerAction(body.strip()), tuple(notes))
+
+    if stripped.startswith("{") or stripped.startswith("["):
+        bare_end = _bare_json_end(stripped) if stripped.startswith("{") else len(stripped)
+        body = stripped[:bare_end] if bare_end else stripped
+        action, more = _call_from_json(body, text, None, (), next_id)
+        return ParsedOutput(think, action, tuple(notes + ["bare_json"] + more))
+    if stripped.startswith("<") and re.match(r"<(tool_call|remove|pause|answer)\b", stripped):
+        raise ParseError("unfinished action: close the tag you opened", text)
+    return ParsedOutput(think, AnswerAction(stripped), tuple(notes + ["untagged_answer"]))

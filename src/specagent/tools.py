@@ -1,0 +1,209 @@
+"""Tools: what an agent can call, with the effect class that decides when it may run.
+
+A :class:`Tool` couples a name, an argument schema, an async callable and an :class:`Effect`.
+The effect class is the safety contract: read-only and idempotent calls may run the moment the
+model asks; state-changing ones wait for a commit point (see :mod:`specagent.executor` and the
+agent policies). Build tools from a typed function with :func:`tool`, or from a JSON Schema
+(as benchmarks supply) with :meth:`Tool.from_json_schema`.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+import pydantic
+
+__all__ = [
+    "Effect",
+    "Tool",
+    "Toolset",
+    "tool",
+    "ToolError",
+    "UnknownToolError",
+    "InvalidArgumentsError",
+]
+
+
+class Effect(enum.Enum):
+    """What a call does to the world, which decides when it may run."""
+
+    READ_ONLY = "read_only"
+    IDEMPOTENT = "idempotent"
+    REVERSIBLE = "reversible"
+    IRREVERSIBLE = "irreversible"
+
+    @property
+    def changes_state(self) -> bool:
+        return self in (Effect.REVERSIBLE, Effect.IRREVERSIBLE)
+
+
+class ToolError(Exception):
+    """Base of tool lookup and validation errors."""
+
+    error_type = "tool_error"
+
+
+class UnknownToolError(ToolError):
+    error_type = "unknown_tool"
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        self.known = sorted(known)
+        super().__init__(f"unknown tool {name!r}; available tools: {', '.join(self.known)}")
+
+
+class InvalidArgumentsError(ToolError):
+    error_type = "invalid_arguments"
+
+    def __init__(self, tool_name: str, detail: str) -> None:
+        self.tool_name = tool_name
+        self.detail = detail
+        super().__init__(f"invalid arguments for {tool_name}: {detail}")
+
+
+ToolFn = Callable[..., Awaitable[Any]]
+CompensateFn = Callable[[dict[str, Any], Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One callable tool.
+
+    ``compensate(arguments, result)`` undoes a :attr:`Effect.REVERSIBLE` call.
+    ``timeout_s`` bounds one execution (the executor reports a timeout failure past it).
+    """
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+    fn: ToolFn
+    effect: Effect = Effect.READ_ONLY
+    timeout_s: float = 10.0
+    compensate: CompensateFn | None = None
+    args_model: type[pydantic.BaseModel] | None = None
+
+    def __post_init__(self) -> None:
+        if self.effect is Effect.REVERSIBLE and self.compensate is None:
+            raise ValueError(f"tool {self.name!r} is REVERSIBLE but has no compensate action")
+        if self.timeout_s <= 0:
+            raise ValueError(f"tool {self.name!r}: timeout_s must be positive")
+
+    @classmethod
+    def from_json_schema(
+        cls,
+        name: str,
+        description: str,
+        parameters: Mapping[str, Any],
+        fn: ToolFn,
+        **options: Any,
+    ) -> Tool:
+        jsonschema.Draft202012Validator.check_schema(dict(parameters))
+        return cls(name=name, description=description, parameters=parameters, fn=fn, **options)
+
+    def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """Check arguments against the schema; return them normalised or raise."""
+        if self.args_model is not None:
+            try:
+                model = self.args_model.model_validate(dict(arguments))
+            except pydantic.ValidationError as exc:
+                details = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+                    for e in exc.errors()
+                )
+                raise InvalidArgumentsError(self.name, details) from None
+            return model.model_dump()
+        errors = sorted(
+            jsonschema.Draft202012Validator(dict(self.parameters)).iter_errors(dict(arguments)),
+            key=lambda e: list(e.path),
+        )
+        if errors:
+            detail = "; ".join(
+                f"{'.'.join(str(p) for p in e.path) or '(root)'}: {e.message}" for e in errors
+            )
+            raise InvalidArgumentsError(self.name, detail)
+        return dict(arguments)
+
+    async def call(self, arguments: Mapping[str, Any]) -> Any:
+        return await self.fn(**arguments)
+
+    def schema(self) -> dict[str, Any]:
+        """OpenAI-style function description (what the model is shown)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "parameters": dict(self.parameters),
+        }
+
+
+def tool(
+    *,
+    effect: Effect = Effect.READ_ONLY,
+    timeout_s: float = 10.0,
+    compensate: CompensateFn | None = None,
+    name: str | None = None,
+) -> Callable[[ToolFn], Tool]:
+    """Make a :class:`Tool` from an async function with type-annotated parameters.
+
+    The docstring's first paragraph is the description; the argument schema comes from the
+    signature through pydantic.
+    """
+
+    def wrap(fn: ToolFn) -> Tool:
+        if not inspect.iscoroutinefunction(fn):
+            raise TypeError(f"tool {fn.__name__!r} must be an async function")
+        fields: dict[str, Any] = {}
+        for pname, param in inspect.signature(fn).parameters.items():
+            annotation = param.annotation if param.annotation is not inspect.Parameter.empty else Any
+            default = param.default if param.default is not inspect.Parameter.empty else ...
+            fields[pname] = (annotation, default)
+        model = pydantic.create_model(
+            f"{fn.__name__}_args", __config__=pydantic.ConfigDict(extra="forbid"), **fields
+        )
+        schema = model.model_json_schema()
+        schema.pop("title", None)
+        for prop in schema.get("properties", {}).values():
+            prop.pop("title", None)
+        doc = inspect.getdoc(fn) or ""
+        return Tool(
+            name=name or fn.__name__,
+            description=doc.split("\n\n")[0].replace("\n", " "),
+            parameters=schema,
+            fn=fn,
+            effect=effect,
+            timeout_s=timeout_s,
+            compensate=compensate,
+            args_model=model,
+        )
+
+    return wrap
+
+
+class Toolset(Mapping[str, Tool]):
+    """The tools of a session, by name."""
+
+    def __init__(self, tools: Iterable[Tool]) -> None:
+        self._tools: dict[str, Tool] = {}
+        for t in tools:
+            if t.name in self._tools:
+                raise ValueError(f"duplicate tool name {t.name!r}")
+            self._tools[t.name] = t
+
+    def __getitem__(self, name: str) -> Tool:
+        try:
+            return self._tools[name]
+        except KeyError:
+            raise UnknownToolError(name, self._tools) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tools)
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def schemas(self) -> list[dict[str, Any]]:
+        return [t.schema() for t in self._tools.values()]
