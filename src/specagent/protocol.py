@@ -214,6 +214,7 @@ _PAUSE_RE = re.compile(r"<pause\s*/?>")
 _ANSWER_OPEN = "<answer>"
 _ANSWER_CLOSE = "</answer>"
 _FENCE_RE = re.compile(r"```(?:json|tool_call|JSON)?\s*(?P<body>[\[{].*?)\s*```", re.S)
+_UNCLOSED_CALL_RE = re.compile(r"<tool_call(?P<attrs>[^>]*)>(?P<body>.*)", re.S)
 _ATTR_RE = re.compile(r"(\w+)\s*=\s*\"([^\"]*)\"")
 
 
@@ -430,6 +431,17 @@ def parse_output(text: str, next_id: int) -> ParsedOutput:
         body = stripped[:bare_end] if bare_end else stripped
         action, more = _call_from_json(body, text, None, (), next_id)
         return ParsedOutput(think, action, tuple(notes + ["bare_json"] + more))
+    unclosed = _UNCLOSED_CALL_RE.match(stripped)
+    if unclosed and _bare_json_end(unclosed.group("body")) is not None:
+        body = unclosed.group("body")
+        attrs = dict(_ATTR_RE.findall(unclosed.group("attrs")))
+        raw_id = attrs.get("id", "")
+        call_id = int(raw_id) if raw_id.isdigit() and int(raw_id) > 0 else None
+        depends = _parse_depends(attrs.get("depends", ""), text)
+        action, more = _call_from_json(
+            body[: _bare_json_end(body)], text, call_id, depends, next_id
+        )
+        return ParsedOutput(think, action, tuple(notes + ["tool_call_unclosed"] + more))
     if stripped.startswith("<") and re.match(r"<(tool_call|remove|pause|answer)\b", stripped):
         raise ParseError("unfinished action: close the tag you opened", text)
     return ParsedOutput(think, AnswerAction(stripped), tuple(notes + ["untagged_answer"]))

@@ -199,6 +199,13 @@ class Toolset(Mapping[str, Tool]):
         except KeyError:
             raise UnknownToolError(name, self._tools) from None
 
+    # Mapping's own ``in`` and ``get`` rely on KeyError, which ``[]`` deliberately does not raise.
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._tools.get(name, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._tools)
 

@@ -170,6 +170,11 @@ class SessionResult:
         }
 
 
+def _has_reasoning(text: str) -> bool:
+    start = text.find("<think>")
+    return start >= 0 and bool(text[start + len("<think>") :].replace("</think>", "").strip())
+
+
 def _call_key(name: str, arguments: dict[str, Any]) -> str:
     return name + json.dumps(arguments, sort_keys=True, default=str)
 
@@ -235,9 +240,17 @@ class Session:
     # -- public -----------------------------------------------------------------------------
 
     async def run(self, speech: Sequence[UserSpeech]) -> SessionResult:
-        """Play the user's timed speech to the agent and return when it has answered."""
+        """Play the user's timed speech to the agent and return when it has answered.
+
+        Speech times are relative to the session's start (after the backend's warm-up).
+        """
         if not speech or not speech[-1].final:
             raise ValueError("speech must be a non-empty sequence ending with a final update")
+        await self.backend.warm_up(render_messages([], self.prompt))
+        t0 = self.clock.now()
+        speech = [
+            UserSpeech(t=t0 + chunk.t, text=chunk.text, final=chunk.final) for chunk in speech
+        ]
         async with ToolExecutor(
             self.toolset, self.clock, self._on_emit, latency=self._latency
         ) as executor, asyncio.TaskGroup() as group:
@@ -349,7 +362,7 @@ class Session:
         self._tokens += gen.tokens
         if gen.outcome == "interrupted":
             self._interrupted += 1
-            if gen.text.strip():
+            if _has_reasoning(gen.text):  # keep reasoning; a half-written action is dropped
                 self._record_output(gen, render_interrupted(gen.text), interrupted=True)
             self._set_state(AgentState.LISTENING)
             return

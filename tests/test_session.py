@@ -1,0 +1,394 @@
+"""The session state machine on a scripted model and the virtual clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pytest
+
+from specagent.agent import AgentState, Policy, Session, SessionConfig
+from specagent.clock import VirtualClock
+from specagent.events import (
+    ModelOutput,
+    ProtocolError,
+    ToolCallCancelled,
+    ToolCallFailed,
+    ToolCallFinished,
+    ToolCallHeld,
+    UserSpeech,
+)
+from specagent.models import ScriptedBackend
+from specagent.models.scripted import split_tokens
+from specagent.protocol import ChatMessage
+from specagent.tools import Effect, Toolset, tool
+
+
+@dataclass
+class World:
+    booked: list[str] = field(default_factory=list)
+    lookups: int = 0
+
+
+def make_tools(world: World) -> Toolset:
+    @tool(effect=Effect.READ_ONLY, timeout_s=5.0)
+    async def lookup(city: str) -> dict:
+        """Look a city up."""
+        world.lookups += 1
+        return {"city": city, "sky": "sunny"}
+
+    @tool(effect=Effect.IRREVERSIBLE, timeout_s=5.0)
+    async def book(item: str) -> dict:
+        """Book something."""
+        world.booked.append(item)
+        return {"booked": item}
+
+    @tool(effect=Effect.READ_ONLY, timeout_s=5.0)
+    async def boom() -> dict:
+        """Always fails."""
+        raise RuntimeError("database on fire")
+
+    @tool(effect=Effect.READ_ONLY, timeout_s=2.0)
+    async def hang() -> dict:
+        """Never returns."""
+        await asyncio.Event().wait()
+        return {}
+
+    return Toolset([lookup, book, boom, hang])
+
+
+def call(i: int, name: str, args: str = "{}") -> str:
+    return f'<tool_call id="{i}">{{"name": "{name}", "arguments": {args}}}</tool_call>'
+
+
+def speech(*chunks: tuple[float, str]) -> list[UserSpeech]:
+    return [
+        UserSpeech(t=t, text=text, final=i == len(chunks) - 1) for i, (t, text) in enumerate(chunks)
+    ]
+
+
+def last_user(messages: Sequence[ChatMessage]) -> str:
+    return messages[-1].content if messages[-1].role == "user" else ""
+
+
+def model_said(messages: Sequence[ChatMessage]) -> str:
+    return "\n".join(m.content for m in messages if m.role == "assistant")
+
+
+def everything_said(messages: Sequence[ChatMessage]) -> str:
+    return "\n".join(m.content for m in messages if m.role == "user")
+
+
+def run(session: Session, clock: VirtualClock, chunks: list[UserSpeech]):
+    async def main():
+        result = await session.run(chunks)
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        return result, others
+
+    return clock.run(main())
+
+
+WEATHER = speech((1.0, "what's the weather"), (2.0, "in Paris"), (3.0, "please"))
+
+
+def weather_responder(messages: Sequence[ChatMessage]) -> str:
+    said = everything_said(messages)
+    if "<tool_result" in said:
+        return "<answer>Sunny in Paris.</answer>"
+    if "Paris" in said and messages[-1].role == "user" and "tool_call" not in model_said(messages):
+        return call(1, "lookup", '{"city": "Paris"}')
+    return "<pause/>"
+
+
+# -- policies and transitions -----------------------------------------------------------------
+
+
+def test_async_runs_lookup_mid_utterance_and_answers_faster_than_sync():
+    results = {}
+    for policy in (Policy.SYNC, Policy.ASYNC, Policy.ORACLE):
+        clock, world = VirtualClock(), World()
+        backend = ScriptedBackend(clock, weather_responder)
+        session = Session(backend, make_tools(world), clock, policy, latency=lambda n, a: 0.8)
+        result, others = run(session, clock, WEATHER)
+        assert result.ended == "answered" and result.answer == "Sunny in Paris."
+        assert others == []
+        results[policy] = result
+    sync, asy, oracle = results[Policy.SYNC], results[Policy.ASYNC], results[Policy.ORACLE]
+    # async started the lookup when "in Paris" arrived (t=2), before the final words at t=3
+    assert asy.tool_calls[0].started_s < 3.0 <= sync.tool_calls[0].started_s
+    assert oracle.latency_s <= asy.latency_s < sync.latency_s
+
+
+def test_state_transitions_follow_the_machine():
+    clock, world = VirtualClock(), World()
+    session = Session(
+        ScriptedBackend(clock, weather_responder), make_tools(world), clock, Policy.ASYNC
+    )
+    run(session, clock, WEATHER)
+    states = [s for _, s in session.transitions]
+    assert states[0] is AgentState.LISTENING
+    assert states[-2:] == [AgentState.EMITTING, AgentState.DONE]
+    assert AgentState.GENERATING in states
+    allowed = {
+        AgentState.IDLE: {AgentState.LISTENING},
+        AgentState.LISTENING: {AgentState.GENERATING},
+        AgentState.GENERATING: {AgentState.LISTENING, AgentState.EMITTING, AgentState.DONE},
+        AgentState.EMITTING: {AgentState.DONE, AgentState.LISTENING},
+    }
+    previous = AgentState.IDLE
+    for state in states:
+        assert state in allowed[previous], f"{previous} -> {state}"
+        previous = state
+
+
+def test_pause_waits_for_the_next_event():
+    clock, world = VirtualClock(), World()
+    backend = ScriptedBackend(clock, weather_responder)
+    session = Session(backend, make_tools(world), clock, Policy.ASYNC)
+    result, _ = run(session, clock, WEATHER)
+    outputs = [e for e in result.ledger if isinstance(e, ModelOutput)]
+    # each pause is followed by an input before the next generation starts
+    events = list(result.ledger)
+    for i, e in enumerate(events):
+        if isinstance(e, ModelOutput) and e.text == "<pause/>":
+            later_outputs = [x for x in events[i + 1 :] if isinstance(x, ModelOutput)]
+            if later_outputs:
+                nxt = later_outputs[0]
+                between = events[i + 1 : events.index(nxt)]
+                assert any(isinstance(b, (UserSpeech, ToolCallFinished)) for b in between)
+    unrecorded = result.generations - len(outputs)
+    assert 0 <= unrecorded <= result.interrupted_generations + result.suppressed_answers
+
+
+def test_sync_runs_tools_one_after_another():
+    def responder(messages):
+        said = everything_said(messages)
+        if 'tool_result id="2"' in said:
+            return "<answer>done</answer>"
+        if 'tool_result id="1"' in said:
+            return call(2, "lookup", '{"city": "Rome"}')
+        return call(1, "lookup", '{"city": "Paris"}')
+
+    clock, world = VirtualClock(), World()
+    session = Session(
+        ScriptedBackend(clock, responder),
+        make_tools(world),
+        clock,
+        Policy.SYNC,
+        latency=lambda n, a: 1.0,
+    )
+    result, _ = run(session, clock, WEATHER)
+    first, second = result.tool_calls
+    assert second.issued_s >= first.finished_s
+
+
+# -- interrupts -------------------------------------------------------------------------------
+
+THINKING = "<think>one two three four five six seven eight</think><pause/>"
+
+
+@pytest.mark.parametrize("k", range(len(split_tokens(THINKING)) - 2))
+def test_interrupt_at_every_token_position(k):
+    """A chunk arriving while token k is being produced stops generation right after it."""
+    ttft, token_s = 0.1, 0.02
+    first_chunk_t = 1.0
+    # token j (0-based) is produced at first_chunk_t + ttft + j * token_s
+    arrive = first_chunk_t + ttft + k * token_s + token_s / 2
+    chunks = speech((first_chunk_t, "hello"), (arrive, "there"), (arrive + 5.0, "friend"))
+    seen: list[list[ChatMessage]] = []
+
+    def responder(messages):
+        seen.append(list(messages))
+        return THINKING if len(seen) == 1 else "<pause/>" if "friend" not in everything_said(messages) else (
+            "<answer>hi</answer>"
+        )
+
+    clock, world = VirtualClock(), World()
+    backend = ScriptedBackend(clock, responder, ttft_s=ttft, token_s=token_s)
+    session = Session(backend, make_tools(world), clock, Policy.ASYNC)
+    result, others = run(session, clock, chunks)
+    first = [e for e in result.ledger if isinstance(e, ModelOutput)][0]
+    assert result.interrupted_generations >= 1
+    assert first.interrupted and first.text.endswith("</think_interrupted>")
+    assert first.tokens == k + 2  # stopped at the boundary right after the chunk arrived
+    # the interrupting chunk is the next input the model sees
+    assert "there" in seen[1][-1].content
+    assert others == [] and backend.open_streams == 0
+
+
+def test_sync_policy_does_not_interrupt_generation():
+    clock, world = VirtualClock(), World()
+
+    def responder(messages):
+        if 'tool_result id="1"' in everything_said(messages):
+            return "<answer>ok</answer>"
+        return "<think>" + "x " * 40 + "</think>" + call(1, "lookup", '{"city": "Oslo"}')
+
+    session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, Policy.SYNC)
+    result, _ = run(session, clock, WEATHER)
+    assert result.interrupted_generations == 0 and result.answer == "ok"
+
+
+def test_injection_order_user_speech_before_tool_result_at_the_same_time():
+    clock, world = VirtualClock(), World()
+    contexts: list[str] = []
+
+    def responder(messages):
+        contexts.append(last_user(messages))
+        said = everything_said(messages)
+        if "final words" in said and 'tool_result id="1"' in said:
+            return "<answer>ok</answer>"
+        if "tool_call" not in model_said(messages):
+            return call(1, "lookup", '{"city": "Paris"}')
+        return "<pause/>"
+
+    # call 1 is issued at 1.0 + 0.1 (ttft) + 12 tokens; its result lands exactly when the user
+    # speaks again.
+    issue_t = 1.0 + 0.1 + 0.02 * (len(split_tokens(call(1, "lookup", '{"city": "Paris"}'))) - 1)
+    chunks = speech((1.0, "start"), (issue_t + 0.5, "final words"))
+    session = Session(
+        ScriptedBackend(clock, responder),
+        make_tools(world),
+        clock,
+        Policy.ASYNC,
+        latency=lambda n, a: 0.5,
+    )
+    result, _ = run(session, clock, chunks)
+    merged = [c for c in contexts if "final words" in c and "tool_result" in c]
+    assert merged, contexts
+    assert merged[0].index("final words") < merged[0].index("tool_result")
+
+
+# -- safety -----------------------------------------------------------------------------------
+
+
+def test_state_changing_call_waits_for_the_final_update():
+    clock, world = VirtualClock(), World()
+
+    def responder(messages):
+        said = everything_said(messages)
+        if 'tool_result id="1"' in said:
+            return "<answer>booked</answer>"
+        if "tool_call" not in model_said(messages):
+            return call(1, "book", '{"item": "table"}')
+        return "<pause/>"
+
+    chunks = speech((1.0, "book me"), (2.0, "a table"), (6.0, "thanks"))
+    session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, Policy.ASYNC)
+    result, _ = run(session, clock, chunks)
+    (booking,) = result.tool_calls
+    assert booking.held and booking.issued_s < 2.0
+    assert booking.started_s >= 6.0
+    assert any(isinstance(e, ToolCallHeld) for e in result.ledger)
+    assert world.booked == ["table"]
+
+
+# -- bad input --------------------------------------------------------------------------------
+
+
+def test_malformed_output_becomes_a_protocol_error_and_the_model_recovers():
+    clock, world = VirtualClock(), World()
+    outputs = iter(['<tool_call id="1">{"name": "lookup", "arguments": {oops', "<answer>ok</answer>"])
+    session = Session(
+        ScriptedBackend(clock, lambda m: next(outputs)), make_tools(world), clock, Policy.SYNC
+    )
+    result, others = run(session, clock, WEATHER)
+    errors = [e for e in result.ledger if isinstance(e, ProtocolError)]
+    assert len(errors) == 1 and "close the tag" in errors[0].message
+    assert errors[0].raw.startswith('<tool_call id="1">')
+    assert result.protocol_errors == 1 and result.answer == "ok" and others == []
+
+
+def test_too_many_protocol_errors_end_the_session_cleanly():
+    clock, world = VirtualClock(), World()
+    backend = ScriptedBackend(clock, lambda m: "<tool_call>{not json}</tool_call>")
+    session = Session(
+        backend, make_tools(world), clock, Policy.SYNC, config=SessionConfig(max_protocol_errors=3)
+    )
+    result, others = run(session, clock, WEATHER)
+    assert result.ended == "too_many_protocol_errors" and result.answer is None
+    assert result.protocol_errors == 3 and others == [] and backend.open_streams == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "error_type", "fragment"),
+    [
+        ("teleport", "{}", "unknown_tool", "available tools"),
+        ("lookup", '{"town": "Paris"}', "invalid_arguments", "city"),
+        ("boom", "{}", "tool_error", "database on fire"),
+        ("hang", "{}", "timeout", "timeout"),
+    ],
+)
+def test_bad_tool_calls_become_error_results_the_model_reads(name, args, error_type, fragment):
+    clock, world = VirtualClock(), World()
+
+    def responder(messages):
+        said = everything_said(messages)
+        if 'tool_result id="1"' in said:
+            assert f'error="{error_type}"' in said
+            return "<answer>sorry</answer>"
+        return call(1, name, args)
+
+    session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, Policy.SYNC)
+    result, others = run(session, clock, WEATHER)
+    (failure,) = [e for e in result.ledger if isinstance(e, ToolCallFailed)]
+    assert failure.error_type == error_type and fragment in failure.error
+    assert result.answer == "sorry" and others == []
+    if name == "hang":
+        assert failure.t == pytest.approx(WEATHER[-1].t + 2.0, abs=0.5)
+
+
+def test_premature_answer_is_suppressed_until_the_user_finishes():
+    clock, world = VirtualClock(), World()
+
+    def responder(messages):
+        return "<answer>too early</answer>" if "please" not in everything_said(messages) else "<answer>ok</answer>"
+
+    session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, Policy.ASYNC)
+    result, _ = run(session, clock, WEATHER)
+    assert result.answer == "ok" and result.suppressed_answers >= 1
+    assert result.answer_started_s >= WEATHER[-1].t
+
+
+def test_cancelling_a_session_leaves_no_task_and_no_open_stream():
+    clock, world = VirtualClock(), World()
+
+    def responder(messages):
+        if "tool_call" not in model_said(messages):
+            return call(1, "hang")
+        return "<think>" + "y " * 100 + "</think><pause/>"
+
+    backend = ScriptedBackend(clock, responder)
+    session = Session(backend, make_tools(world), clock, Policy.ASYNC)
+
+    async def main():
+        task = asyncio.create_task(session.run(WEATHER))
+        await clock.sleep(1.5)  # mid-generation, with a tool call hanging
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert clock.run(main()) == []
+    assert backend.open_streams == 0
+
+
+def test_removed_call_is_cancelled_and_the_model_is_told():
+    clock, world = VirtualClock(), World()
+
+    def responder(messages):
+        said = everything_said(messages)
+        if '<cancel id="1"/>' in said and "please" in said:
+            return "<answer>ok</answer>"
+        if "tool_call" not in model_said(messages):
+            return call(1, "hang")
+        if "remove" not in model_said(messages):
+            return '<remove id="1"/>'
+        return "<pause/>"
+
+    session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, Policy.ASYNC)
+    result, others = run(session, clock, WEATHER)
+    assert any(isinstance(e, ToolCallCancelled) and e.call_id == 1 for e in result.ledger)
+    assert result.tool_calls[0].status == "cancelled" and result.answer == "ok"
+    assert others == []
