@@ -13,6 +13,7 @@ from specagent.events import (
     AnswerCompleted,
     Brief,
     Interrupt,
+    ModelOutput,
     ProtocolError,
     ToolCallCancelled,
     ToolCallFailed,
@@ -23,6 +24,7 @@ from specagent.events import (
 from specagent.protocol import (
     THINK_INTERRUPTED,
     AnswerAction,
+    ChatMessage,
     ParsedOutput,
     ParseError,
     PauseAction,
@@ -34,6 +36,7 @@ from specagent.protocol import (
     render_action,
     render_input,
     render_interrupted,
+    render_messages,
 )
 
 # -- strategies -------------------------------------------------------------------------------
@@ -298,6 +301,17 @@ def test_first_action_wins() -> None:
     assert out.action == PauseAction()
 
 
+def test_unclosed_tool_call_with_complete_json() -> None:
+    text = '<think>t</think><tool_call id="3" depends="1">{"name": "x", "arguments": {"a": "}"}}'
+    out = parse_output(text, next_id=9)
+    assert out == ParsedOutput("t", ToolCallAction(3, "x", {"a": "}"}, (1,)), ("tool_call_unclosed",))
+    out = parse_output('<tool_call>\n{"name": "x", "arguments": {}}\n', next_id=9)
+    assert out.action == ToolCallAction(9, "x", {})
+    assert out.tolerated == ("no_think", "tool_call_unclosed", "id_assigned")
+    # Still streaming: an unclosed call is not a finished action.
+    assert action_end(text) is None
+
+
 def test_stray_think_interrupted_is_dropped() -> None:
     out = parse_output(f"<think>x</think>{THINK_INTERRUPTED}<pause/>", 1)
     assert out == ParsedOutput("x", PauseAction(), ())
@@ -329,7 +343,8 @@ def test_stray_think_interrupted_is_dropped() -> None:
         ('<tool_call id="-1">{"name": "x", "arguments": {}}</tool_call>', "positive integer"),
         ('<tool_call id="">{"name": "x", "arguments": {}}</tool_call>', "positive integer"),
         ('<tool_call id="0">{"name": "x", "arguments": {}}</tool_call>', "start at 1"),
-        ('<tool_call id="1">{"name": "x", "arguments": {}}', "unfinished"),
+        ('<tool_call id="1">{"name": "x", "arguments": {', "unfinished"),
+        ('<tool_call id="1">', "unfinished"),
         ('<think>t</think><tool_call id="1"', "unfinished"),
         ("<pause", "unfinished"),
         ('<remove id="1"', "unfinished"),
@@ -465,6 +480,37 @@ def test_render_input_cancel_and_protocol_error() -> None:
         render_input(ProtocolError(t=1.0, message="tool call has no 'name'", raw="{}"))
         == "<protocol_error>tool call has no 'name'</protocol_error>"
     )
+
+
+def test_render_input_cancel_the_model_caused_is_silent() -> None:
+    event = ToolCallCancelled(t=1.0, call_id=3, reason="revised", notify_model=False)
+    assert render_input(event) is None
+
+
+def test_render_messages_groups_inputs_between_outputs() -> None:
+    events = [
+        UserSpeech(t=0.0, text="What's the weather"),
+        UserSpeech(t=0.5, text="in Paris?"),
+        ModelOutput(t=0.6, text="<pause/>"),
+        ToolCallStarted(t=0.7, call_id=1),  # never shown to the model
+        ToolCallCancelled(t=0.8, call_id=1, reason="revised", notify_model=False),
+        UserSpeech(t=1.0, text="Thanks.", final=True),
+        ToolCallCancelled(t=1.1, call_id=2, reason="removed"),
+    ]
+    assert render_messages(events, "SYSTEM") == [
+        ChatMessage("system", "SYSTEM"),
+        ChatMessage(
+            "user",
+            "<partial_query_update>What's the weather</partial_query_update>\n"
+            "<partial_query_update>in Paris?</partial_query_update>",
+        ),
+        ChatMessage("assistant", "<pause/>"),
+        ChatMessage(
+            "user",
+            '<final_query_update>Thanks.</final_query_update>\n<cancel id="2"/>',
+        ),
+    ]
+    assert render_messages([], "S") == [ChatMessage("system", "S")]
 
 
 def test_render_input_brief_is_plain_text() -> None:

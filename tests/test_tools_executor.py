@@ -708,3 +708,16 @@ def test_leaving_executor_cancels_calls_in_flight() -> None:
     assert {e.t for e in cancelled} == {1.0}
     assert probe.cancelled == ["slow"]
     assert not any(isinstance(e, ToolCallStarted) and e.call_id in (2, 3) for e in events)
+
+
+def test_cancel_can_be_marked_silent_for_the_model() -> None:
+    async def body(ex: ToolExecutor, clock: VirtualClock, probe: Probe) -> Any:
+        ex.submit(1, "slow", {"seconds": 10.0})
+        ex.submit(2, "slow", {"seconds": 10.0})
+        await clock.sleep(1.0)
+        ex.cancel(1, "revised", notify=False)
+        ex.cancel(2, "removed by the model")
+
+    events, _, _ = run_session(body)
+    cancelled = {e.call_id: e.notify_model for e in events if isinstance(e, ToolCallCancelled)}
+    assert cancelled == {1: False, 2: True}

@@ -121,10 +121,11 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
 
 
 class VirtualClock(Clock):
-    """Discrete-event simulated time; starts at 0.0 and jumps to the next timer when idle."""
+    """Discrete-event simulated time; starts at ``start_s`` (0.0) and jumps to the next timer
+    when idle. A resumed session starts its clock where its ledger ended."""
 
-    def __init__(self) -> None:
-        self._now = 0.0
+    def __init__(self, start_s: float = 0.0) -> None:
+        self._now = float(start_s)
         self._holds = 0
 
     @property

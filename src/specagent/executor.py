@@ -32,7 +32,12 @@ from .events import (
 )
 from .tools import Effect, ToolError, Toolset
 
-__all__ = ["CallStatus", "CallRecord", "ToolExecutor", "LatencyFn"]
+__all__ = ["CallStatus", "CallRecord", "ToolExecutor", "LatencyFn", "ABORTED", "SESSION_ENDED"]
+
+SESSION_ENDED = "session ended"
+ABORTED = "session aborted"
+"""Reason given to calls cancelled because the session itself failed or was cancelled: not a
+decision about the call, so a resumed session treats such a call as still in flight."""
 
 LatencyFn = Callable[[str, Mapping[str, Any]], float]
 """Simulated time a call spends on the wire before the tool's own code runs."""
@@ -103,7 +108,7 @@ class ToolExecutor:
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
-        self.cancel_all("session ended")
+        self.cancel_all(SESSION_ENDED if exc_info[0] is None else ABORTED)
         group, self._group = self._group, None
         assert group is not None
         await group.__aexit__(*exc_info)
@@ -165,6 +170,17 @@ class ToolExecutor:
             self._run(rec, gate, hold_reason), name=f"tool-call-{call_id}-{name}"
         )
         return rec
+
+    def restore(self, rec: CallRecord) -> None:
+        """Adopt a call that ended in an earlier run (resuming from a stored ledger).
+
+        Nothing runs and nothing is emitted: the ledger already holds its outcome.
+        """
+        if not rec.status.terminal:
+            raise ValueError(f"only ended calls can be restored (call {rec.call_id} is {rec.status})")
+        rec.done = asyncio.get_running_loop().create_future()
+        rec.done.set_result(None)
+        self._records[rec.call_id] = rec
 
     def cancel(self, call_id: int, reason: str, *, notify: bool = True) -> bool:
         """Cancel a call that has not ended. Returns False if it had already ended.

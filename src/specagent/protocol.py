@@ -131,14 +131,20 @@ class ChatMessage:
     content: str
 
 
+def _seen_at(event: Event) -> float:
+    return event.started_t if isinstance(event, ModelOutput) else event.t
+
+
 def render_messages(events: Iterable[Event], system_prompt: str) -> list[ChatMessage]:
     """The model's view of a ledger: inputs become user messages, outputs assistant messages.
 
-    Consecutive inputs are joined into one user message, in ledger order.
+    Consecutive inputs are joined into one user message. The ledger holds events in the order
+    they happened; a model output is placed where its generation *started*, so an input that
+    arrived while the model was writing comes after that output, as the model saw it.
     """
     out = [ChatMessage("system", system_prompt)]
     pending: list[str] = []
-    for event in events:
+    for event in sorted(events, key=_seen_at):
         if isinstance(event, ModelOutput):
             if pending:
                 out.append(ChatMessage("user", "\n".join(pending)))

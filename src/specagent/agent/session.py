@@ -48,10 +48,12 @@ from ..events import (
     ToolCallIssued,
     ToolCallRemoved,
     ToolCallRevised,
+    ToolCallStarted,
+    Timer,
     UserSpeech,
 )
-from ..executor import CallStatus, LatencyFn, ToolExecutor
-from ..ledger import Ledger
+from ..executor import ABORTED, SESSION_ENDED, CallRecord, CallStatus, LatencyFn, ToolExecutor
+from ..ledger import Ledger, SQLiteLedgerStore
 from ..models.base import ModelBackend
 from ..protocol import (
     AnswerAction,
@@ -170,6 +172,9 @@ class SessionResult:
         }
 
 
+_SESSION_START = "session-start"
+
+
 def _has_reasoning(text: str) -> bool:
     start = text.find("<think>")
     return start >= 0 and bool(text[start + len("<think>") :].replace("</think>", "").strip())
@@ -243,11 +248,16 @@ class Session:
         """Play the user's timed speech to the agent and return when it has answered.
 
         Speech times are relative to the session's start (after the backend's warm-up).
+        Every event is recorded in the ledger the moment it happens; the inbox only decides
+        when the loop looks at it.
         """
         if not speech or not speech[-1].final:
             raise ValueError("speech must be a non-empty sequence ending with a final update")
         await self.backend.warm_up(render_messages([], self.prompt))
-        t0 = self.clock.now()
+        resuming = len(self.ledger) > 0
+        t0 = self._start_time() if resuming else self.clock.now()
+        if not resuming:
+            self._record(Timer(t=t0, name=_SESSION_START))
         speech = [
             UserSpeech(t=t0 + chunk.t, text=chunk.text, final=chunk.final) for chunk in speech
         ]
@@ -255,7 +265,8 @@ class Session:
             self.toolset, self.clock, self._on_emit, latency=self._latency
         ) as executor, asyncio.TaskGroup() as group:
             self._executor = executor
-            feeder = group.create_task(self._feed(speech), name="speech-feed")
+            heard = self._restore() if resuming else 0
+            feeder = group.create_task(self._feed(speech[heard:]), name="speech-feed")
             try:
                 await self._loop()
                 await self._settle()
@@ -265,9 +276,109 @@ class Session:
         self._record(SessionEnded(t=self.clock.now(), reason=self._ended))
         return self._result(speech[-1].t)
 
+    @classmethod
+    def resume(
+        cls,
+        store: SQLiteLedgerStore,
+        session_id: str,
+        backend: ModelBackend,
+        toolset: Toolset,
+        clock: Clock,
+        policy: Policy,
+        **options: Any,
+    ) -> Session:
+        """Reopen a stored session that stopped mid-way; ``run`` it with the same speech.
+
+        Calls that ended are not run again; a state-changing call that was running when the
+        session stopped is reported to the model as failed with an unknown outcome, never
+        retried blindly. ``clock`` should start where the stored ledger ends.
+        """
+        ledger = Ledger.load(store, session_id)
+        if not len(ledger):
+            raise ValueError(f"no stored session {session_id!r} in {store.path}")
+        if any(isinstance(e, SessionEnded) for e in ledger):
+            raise ValueError(f"session {session_id!r} already ended; nothing to resume")
+        return cls(backend, toolset, clock, policy, ledger=ledger, **options)
+
     def interrupt(self, reason: str) -> None:
         """Stop the agent's current generation or answer (e.g. barge-in)."""
-        self._inbox.put(Interrupt(t=self.clock.now(), reason=reason))
+        self._on_emit(Interrupt(t=self.clock.now(), reason=reason))
+
+    # -- resuming ---------------------------------------------------------------------------
+
+    def _start_time(self) -> float:
+        for event in self.ledger:
+            if isinstance(event, Timer) and event.name == _SESSION_START:
+                return event.t
+        return self.ledger.events[0].t
+
+    def _restore(self) -> int:
+        """Rebuild state from the stored ledger; return how many speech events were heard."""
+        executor = self._executor
+        assert executor is not None
+        heard = 0
+        issued: dict[int, ToolCallIssued | ToolCallRevised] = {}
+        outcome: dict[int, Event] = {}
+        started: set[int] = set()
+        for event in self.ledger:
+            if isinstance(event, UserSpeech):
+                heard += 1
+                if event.final:
+                    self._final_heard = True
+                    self._commit_gate.set()
+                self._set_state(AgentState.LISTENING)
+            elif isinstance(event, (ToolCallIssued, ToolCallRevised)):
+                issued[event.call_id] = event
+                outcome.pop(event.call_id, None)
+                started.discard(event.call_id)
+            elif isinstance(event, ToolCallStarted):
+                started.add(event.call_id)
+            elif isinstance(event, (ToolCallFinished, ToolCallFailed, ToolCallCancelled)):
+                if event.call_id in issued and not (
+                    isinstance(event, ToolCallCancelled)
+                    and (not event.notify_model or event.reason == ABORTED)
+                ):
+                    outcome[event.call_id] = event
+        now = self.clock.now()
+        for call_id, call in sorted(issued.items()):
+            self._next_id = max(self._next_id, call_id + 1)
+            ended = outcome.get(call_id)
+            effect = self.toolset[call.name].effect if call.name in self.toolset else None
+            if ended is None and call_id in started and effect is not None and effect.changes_state:
+                ended = ToolCallFailed(
+                    t=now,
+                    call_id=call_id,
+                    error="outcome unknown: the session stopped while this call ran; "
+                    "check its effect before calling it again",
+                    error_type="interrupted",
+                )
+                self._record(ended)
+            if ended is None:  # never ran, or a read-only call cut short: run it again
+                gate = (
+                    self._commit_gate
+                    if effect is not None and effect.changes_state and not self._final_heard
+                    else None
+                )
+                executor.submit(call_id, call.name, call.arguments, call.depends, gate=gate)
+                continue
+            rec = CallRecord(call_id, call.name, dict(call.arguments), call.depends, effect, call.t)
+            if isinstance(ended, ToolCallFinished):
+                rec.status, rec.result = CallStatus.DONE, ended.result
+            elif isinstance(ended, ToolCallFailed):
+                rec.status, rec.error, rec.error_type = (
+                    CallStatus.FAILED,
+                    ended.error,
+                    ended.error_type,
+                )
+            else:
+                rec.status = CallStatus.CANCELLED
+            rec.finished_s = ended.t
+            rec.started_s = call.t if call_id in started else None
+            executor.restore(rec)
+        self._dirty = heard > 0
+        return heard if self.policy.streams_partial_speech and not self._final_heard else (
+            10**9 if self._final_heard else 0
+        )
 
     # -- speech -----------------------------------------------------------------------------
 
@@ -275,15 +386,15 @@ class Session:
         if self.policy is Policy.ORACLE:
             await self.clock.sleep_until(speech[0].t)
             whole = " ".join(s.text for s in speech)
-            self._inbox.put(UserSpeech(t=self.clock.now(), text=whole, final=True))
+            self._on_emit(UserSpeech(t=self.clock.now(), text=whole, final=True))
         elif self.policy.streams_partial_speech:
             for chunk in speech:
                 await self.clock.sleep_until(chunk.t)
-                self._inbox.put(UserSpeech(t=self.clock.now(), text=chunk.text, final=chunk.final))
+                self._on_emit(UserSpeech(t=self.clock.now(), text=chunk.text, final=chunk.final))
         else:
             await self.clock.sleep_until(speech[-1].t)
             whole = " ".join(s.text for s in speech)
-            self._inbox.put(UserSpeech(t=self.clock.now(), text=whole, final=True))
+            self._on_emit(UserSpeech(t=self.clock.now(), text=whole, final=True))
         self._speech_done = True
 
     # -- the loop ---------------------------------------------------------------------------
@@ -322,32 +433,21 @@ class Session:
         self._dirty = True
 
     def _apply(self, event: Event) -> None:
-        """Take one event from the inbox into the ledger and the session's state."""
-        if isinstance(event, Interrupt):
-            self._record(event)
-            return
+        """Update the session's state for an event taken from the inbox (already recorded)."""
         if isinstance(event, UserSpeech):
             if self.state is AgentState.IDLE:
                 self._set_state(AgentState.LISTENING)
-            self._record(event)
             self._dirty = True
             if event.final:
                 self._final_heard = True
                 self._commit_gate.set()
-            return
-        if isinstance(event, (ToolCallFinished, ToolCallFailed)):
-            self._record(event)
+        elif isinstance(event, (ToolCallFinished, ToolCallFailed)):
             self._dirty = True
             if self._awaiting == event.call_id:
                 self._awaiting = None
-            return
-        if isinstance(event, ToolCallCancelled):
-            self._record(event)
-            if self._awaiting == event.call_id:
-                self._awaiting = None
-                self._dirty = True
-            return
-        self._record(event)
+        elif isinstance(event, ToolCallCancelled) and self._awaiting == event.call_id:
+            self._awaiting = None
+            self._dirty = True
 
     # -- generation -------------------------------------------------------------------------
 
@@ -533,7 +633,7 @@ class Session:
         assert executor is not None
         for rec in executor.unfinished():
             if not (rec.effect is not None and rec.effect.changes_state and rec.started_s is not None):
-                executor.cancel(rec.call_id, "session ended")
+                executor.cancel(rec.call_id, SESSION_ENDED)
         while executor.unfinished():
             await asyncio.wait([r.done for r in executor.unfinished()])
         for event in self._inbox.drain():
@@ -545,15 +645,13 @@ class Session:
     # -- bookkeeping ------------------------------------------------------------------------
 
     def _on_emit(self, event: Event) -> None:
-        if self._observer is not None:
-            self._observer(event)
+        """Something happened outside the loop: record it now (durably), then wake the loop."""
+        self._record(event)
         self._inbox.put(event)
 
     def _record(self, event: Event) -> None:
         self.ledger.append(event)
-        if self._observer is not None and not isinstance(
-            event, (ToolCallFinished, ToolCallFailed, ToolCallCancelled)
-        ):
+        if self._observer is not None:
             self._observer(event)
 
     def _record_output(self, gen: _Generation, text: str, *, interrupted: bool = False) -> None:
