@@ -491,7 +491,7 @@ def test_render_messages_groups_inputs_between_outputs() -> None:
     events = [
         UserSpeech(t=0.0, text="What's the weather"),
         UserSpeech(t=0.5, text="in Paris?"),
-        ModelOutput(t=0.6, text="<pause/>"),
+        ModelOutput(t=0.6, text="<pause/>", started_t=0.55),
         ToolCallStarted(t=0.7, call_id=1),  # never shown to the model
         ToolCallCancelled(t=0.8, call_id=1, reason="revised", notify_model=False),
         UserSpeech(t=1.0, text="Thanks.", final=True),

@@ -392,3 +392,49 @@ def test_removed_call_is_cancelled_and_the_model_is_told():
     assert any(isinstance(e, ToolCallCancelled) and e.call_id == 1 for e in result.ledger)
     assert result.tool_calls[0].status == "cancelled" and result.answer == "ok"
     assert others == []
+
+
+def test_call_issued_after_final_update_waits_until_the_model_moves_on():
+    """Commit point = final update heard AND a later higher id, pause or answer."""
+    clock, world = VirtualClock(), World()
+    steps = []
+
+    def responder(messages):
+        said, made = everything_said(messages), model_said(messages)
+        if 'tool_result id="1"' in said:
+            return "<answer>booked</answer>"
+        if "please" in said and "tool_call" not in made:
+            return call(1, "book", '{"item": "table"}')
+        if "tool_call" in made:
+            steps.append(clock.now())
+            return "<think>" + "w " * 30 + "</think><pause/>"
+        return "<pause/>"
+
+    session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, Policy.ASYNC)
+    result, others = run(session, clock, WEATHER)
+    (booking,) = result.tool_calls
+    pause_done = [e for e in result.ledger if isinstance(e, ModelOutput) and "pause" in e.text][-1]
+    assert booking.issued_s > WEATHER[-1].t  # issued after the final words...
+    assert booking.started_s == pytest.approx(pause_done.t)  # ...but ran only once it moved on
+    assert world.booked == ["table"] and others == []
+
+
+def test_revised_held_call_runs_only_with_the_new_arguments():
+    clock, world = VirtualClock(), World()
+
+    def responder(messages):
+        said, made = everything_said(messages), model_said(messages)
+        if 'tool_result id="1"' in said:
+            return "<answer>ok</answer>"
+        if "tool_call" not in made:
+            return call(1, "book", '{"item": "Boston flight"}')
+        if "Denver" in said and "Denver" not in made:
+            return call(1, "book", '{"item": "Denver flight"}')
+        return "<pause/>"
+
+    chunks = speech((1.0, "book a flight to Boston"), (2.0, "no, to Denver"), (3.0, "thanks"))
+    session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, Policy.ASYNC)
+    result, others = run(session, clock, chunks)
+    assert world.booked == ["Denver flight"]
+    assert result.tool_calls[0].arguments == {"item": "Denver flight"}
+    assert others == []

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -50,6 +50,7 @@ from .events import (
 __all__ = [
     "ChatMessage",
     "render_messages",
+    "ContextRenderer",
     "ToolCallAction",
     "RemoveAction",
     "PauseAction",
@@ -157,6 +158,66 @@ def render_messages(events: Iterable[Event], system_prompt: str) -> list[ChatMes
     if pending:
         out.append(ChatMessage("user", "\n".join(pending)))
     return out
+
+
+class ContextRenderer:
+    """:func:`render_messages` for a growing ledger, reusing what it rendered last time.
+
+    A session renders its ledger before every generation; rendering it whole each time made a
+    long request cost time quadratic in its length. A ledger only grows, so this keeps the
+    messages already built and folds in just the new events, provided none of them sorts before
+    an input or output already rendered (otherwise it renders from scratch). Either way the
+    result equals ``render_messages(events, system_prompt)``.
+    """
+
+    def __init__(self) -> None:
+        self._reset("")
+
+    def _reset(self, system_prompt: str) -> None:
+        self._prompt = system_prompt
+        self._done = [ChatMessage("system", system_prompt)]
+        self._pending: list[str] = []
+        self._count = 0  # events consumed so far
+        self._last: Event | None = None  # the last of them (to check the prefix is unchanged)
+        self._latest = float("-inf")  # latest _seen_at among rendered inputs and outputs
+
+    def render(self, events: Sequence[Event], system_prompt: str) -> list[ChatMessage]:
+        if (
+            system_prompt != self._prompt
+            or len(events) < self._count
+            or (self._count and events[self._count - 1] is not self._last)
+        ):
+            self._reset(system_prompt)
+        # (seen at, text or None for a model output); events the model never sees are skipped,
+        # as they change nothing in the rendering wherever they sort.
+        fresh: list[tuple[float, Event, str | None]] = []
+        for event in events[self._count :]:
+            if isinstance(event, ModelOutput):
+                fresh.append((_seen_at(event), event, None))
+            else:
+                text = render_input(event)
+                if text is not None:
+                    fresh.append((_seen_at(event), event, text))
+        if fresh and min(f[0] for f in fresh) < self._latest:
+            # a new event belongs before one already rendered: start over
+            self._reset(system_prompt)
+            return self.render(events, system_prompt)
+        fresh.sort(key=lambda f: f[0])  # stable, like sorted(events, key=_seen_at)
+        for seen, event, text in fresh:
+            if text is None:
+                if self._pending:
+                    self._done.append(ChatMessage("user", "\n".join(self._pending)))
+                    self._pending = []
+                self._done.append(ChatMessage("assistant", event.text))  # type: ignore[attr-defined]
+            else:
+                self._pending.append(text)
+            self._latest = max(self._latest, seen)
+        self._count = len(events)
+        self._last = events[-1] if events else None
+        out = list(self._done)
+        if self._pending:
+            out.append(ChatMessage("user", "\n".join(self._pending)))
+        return out
 
 
 def _json(value: Any) -> str:

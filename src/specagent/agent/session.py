@@ -57,6 +57,7 @@ from ..ledger import Ledger, SQLiteLedgerStore
 from ..models.base import ModelBackend
 from ..protocol import (
     AnswerAction,
+    ContextRenderer,
     ParseError,
     PauseAction,
     RemoveAction,
@@ -189,6 +190,7 @@ class _Generation:
     text: str = ""
     tokens: int = 0
     started_t: float = 0.0
+    saw_final: bool = False  # the user's final update was in this generation's context
     token_ends: list[tuple[int, float]] = field(default_factory=list)
     outcome: str = "complete"  # complete | interrupted | suppressed
 
@@ -222,8 +224,10 @@ class Session:
         self.transitions: list[tuple[float, AgentState]] = []
 
         self._inbox = Inbox()
+        self._renderer = ContextRenderer()
         self._executor: ToolExecutor | None = None
-        self._commit_gate = asyncio.Event()
+        self._commit_gate = asyncio.Event()  # opens at the final update (sync, oracle)
+        self._held: dict[int, asyncio.Event] = {}  # async: calls waiting for their commit point
         self._final_heard = False
         self._speech_done = False
         self._dirty = False
@@ -421,7 +425,8 @@ class Session:
 
     def _nothing_can_happen(self) -> bool:
         assert self._executor is not None
-        return self._speech_done and not self._executor.unfinished() and not self._dirty
+        waiting = [r for r in self._executor.unfinished() if r.call_id not in self._held]
+        return self._speech_done and not waiting and not self._dirty
 
     def _on_stall(self) -> None:
         self._stalls += 1
@@ -457,7 +462,7 @@ class Session:
             return
         self._generations += 1
         self._dirty = False
-        messages = render_messages(self.ledger.events, self.prompt)
+        messages = self._renderer.render(self.ledger.events, self.prompt)
         gen = await self._generate(messages)
         self._tokens += gen.tokens
         if gen.outcome == "interrupted":
@@ -468,12 +473,13 @@ class Session:
             return
         if gen.outcome == "suppressed":
             self._suppressed += 1
+            self._reach_commit_point(gen, below=None)
             self._set_state(AgentState.LISTENING)
             return
         self._act(gen)
 
     async def _generate(self, messages: list[Any]) -> _Generation:
-        gen = _Generation(started_t=self.clock.now())
+        gen = _Generation(started_t=self.clock.now(), saw_final=self._final_heard)
         self._set_state(AgentState.GENERATING)
         stream = self.backend.stream(messages, max_tokens=self.config.max_tokens)
         async with contextlib.aclosing(stream):
@@ -531,6 +537,7 @@ class Session:
         self._consecutive_errors = 0
         action = parsed.action
         if isinstance(action, AnswerAction):
+            self._reach_commit_point(gen, below=None)
             if not self._answer_allowed():  # an untagged answer, seen only once complete
                 self._suppressed += 1
                 self._set_state(AgentState.LISTENING)
@@ -546,13 +553,30 @@ class Session:
         self._record_output(gen, gen.text)
         self._set_state(AgentState.LISTENING)
         if isinstance(action, ToolCallAction):
-            self._on_tool_call(action)
+            self._reach_commit_point(gen, below=action.call_id)
+            if not self._on_tool_call(action):  # a repeat is a pause in effect
+                self._reach_commit_point(gen, below=None)
         elif isinstance(action, RemoveAction):
             self._on_remove(action)
         elif isinstance(action, PauseAction):
+            self._reach_commit_point(gen, below=None)
             self._dirty = False
 
-    def _on_tool_call(self, action: ToolCallAction) -> None:
+    def _reach_commit_point(self, gen: _Generation, below: int | None) -> None:
+        """Release held state-changing calls whose commit point this action reached.
+
+        The commit point of a held call: the final update has arrived AND the model has since
+        written a higher call id, a pause or an answer, i.e. it saw the user's last words and
+        moved on without revising the call. ``below``: a tool call's id (release lower ids);
+        None for a pause or an answer (release all).
+        """
+        if not gen.saw_final:
+            return
+        for call_id in [i for i in self._held if below is None or i < below]:
+            self._held.pop(call_id).set()
+
+    def _on_tool_call(self, action: ToolCallAction) -> bool:
+        """Carry out a tool call; False if it merely repeats a call already made."""
         executor = self._executor
         assert executor is not None
         now = self.clock.now()
@@ -565,7 +589,7 @@ class Session:
         if duplicate:
             # The model repeated a call it already made: nothing new to run, wait for events.
             self._dirty = False
-            return
+            return False
         if existing is not None:
             executor.cancel(action.call_id, "revised", notify=False)
             self._record(
@@ -590,7 +614,9 @@ class Session:
         self._next_id = max(self._next_id, action.call_id + 1)
         gate = None
         changes_state = action.name in self.toolset and self.toolset[action.name].effect.changes_state
-        if changes_state and not self._final_heard:
+        if changes_state and self.policy.streams_partial_speech:
+            gate = self._held[action.call_id] = asyncio.Event()
+        elif changes_state and not self._final_heard:
             gate = self._commit_gate
         executor.submit(
             action.call_id,
@@ -598,7 +624,7 @@ class Session:
             action.arguments,
             action.depends,
             gate=gate,
-            hold_reason="state-changing call waits for the user's final update",
+            hold_reason="state-changing call waits for its commit point",
         )
         if self.policy.one_tool_at_a_time:
             rec = executor.records[action.call_id]
@@ -606,6 +632,7 @@ class Session:
             self._dirty = rec.status.terminal  # an instant failure is already in the inbox
         else:
             self._dirty = True  # the model may issue more calls before it pauses
+        return True
 
     def _on_remove(self, action: RemoveAction) -> None:
         executor = self._executor
