@@ -27,12 +27,16 @@ TEST_PROFILE = ModelledProfile(
 )
 
 
-async def _collect(backend: LlamaCppBackend, messages: Sequence[ChatMessage], max_tokens: int = 24) -> str:
+async def _collect(
+    backend: LlamaCppBackend, messages: Sequence[ChatMessage], max_tokens: int = 24
+) -> str:
     async with contextlib.aclosing(backend.stream(messages, max_tokens=max_tokens)) as pieces:
         return "".join([piece async for piece in pieces])
 
 
-def _small(clock: Clock, profile: MeasuredProfile | ModelledProfile = MeasuredProfile()) -> LlamaCppBackend:
+def _small(
+    clock: Clock, profile: MeasuredProfile | ModelledProfile = MeasuredProfile()
+) -> LlamaCppBackend:
     return LlamaCppBackend.from_registry(SMALL, clock, profile)
 
 
@@ -48,6 +52,16 @@ def test_missing_or_invalid_model_file(tmp_path: Path) -> None:
     broken.write_bytes(b"GGUF" + b"\x00" * 64)
     with pytest.raises(ModelError, match="could not load"):
         LlamaCppBackend(broken, clock)
+
+
+@pytest.mark.real_model
+def test_prompt_longer_than_the_context_is_a_model_error() -> None:
+    clock = VirtualClock()
+    backend = LlamaCppBackend(ensure_model(SMALL), clock, n_ctx=64)
+    long_prompt = [ChatMessage("user", "word " * 200)]
+    with pytest.raises(ModelError, match="llama.cpp failed"):
+        clock.run(_collect(backend, long_prompt))
+    assert clock.run(_collect(backend, PROMPT, max_tokens=4))  # still usable afterwards
 
 
 @pytest.mark.real_model
@@ -104,7 +118,11 @@ def test_measured_profile_on_real_clock_does_not_sleep() -> None:
 def test_modelled_profile_charges_the_formula_exactly() -> None:
     clock = VirtualClock()
     backend = _small(clock, TEST_PROFILE)
-    follow_up = [*PROMPT, ChatMessage("assistant", "Red, green, blue."), ChatMessage("user", "Two more.")]
+    follow_up = [
+        *PROMPT,
+        ChatMessage("assistant", "Red, green, blue."),
+        ChatMessage("user", "Two more."),
+    ]
 
     async def timed(messages: Sequence[ChatMessage]) -> float:
         t0 = clock.now()
@@ -150,9 +168,9 @@ def test_closing_after_n_pieces_stops_and_the_next_stream_works() -> None:
 
 @pytest.mark.real_model
 def test_cancelling_mid_token_waits_for_the_thread_and_leaks_nothing() -> None:
+    threads_before = set(threading.enumerate())
     clock = VirtualClock()
     backend = _small(clock)
-    threads_before = threading.active_count()
 
     async def main() -> tuple[str, str]:
         reference = await _collect(backend, PROMPT)
@@ -168,7 +186,7 @@ def test_cancelling_mid_token_waits_for_the_thread_and_leaks_nothing() -> None:
 
         task = asyncio.create_task(consume())
         await two_pieces.wait()
-        while backend._idle.is_set():  # let the consumer enter its next thread hop
+        while not backend.busy and not task.done():  # let the consumer get into a thread hop
             await clock.sleep(0)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -176,14 +194,41 @@ def test_cancelling_mid_token_waits_for_the_thread_and_leaks_nothing() -> None:
         cut = backend.last_stats
         assert cut is not None and not cut.finished and cut.generated_tokens in (2, 3)
         after = await _collect(backend, PROMPT)  # must wait for the abandoned token first
-        print("WAIT", backend.last_stats.wait_s, cut)
+        waited = backend.last_stats
+        assert waited is not None and waited.finished and waited.wait_s >= 0.0
         assert asyncio.all_tasks() == {asyncio.current_task()}
         await backend.aclose()
         return reference, after
 
     reference, after = clock.run(main())
     assert after == reference
-    assert threading.active_count() == threads_before
+    assert set(threading.enumerate()) - threads_before == set()  # no new thread is left
+
+
+@pytest.mark.real_model
+def test_rebind_to_a_new_clock_and_profile() -> None:
+    first_clock = VirtualClock()
+    backend = _small(first_clock)
+    reference = first_clock.run(_collect(backend, PROMPT))
+    second_clock = VirtualClock()
+    backend.rebind(second_clock, TEST_PROFILE)
+    assert backend.clock is second_clock and backend.profile is TEST_PROFILE
+    assert second_clock.run(_collect(backend, PROMPT)) == reference
+    stats = backend.last_stats
+    assert stats is not None
+    expected = TEST_PROFILE.prefill_s(stats.new_prompt_tokens) + (
+        stats.pieces - 1
+    ) * TEST_PROFILE.decode_s()
+    assert second_clock.run(_now(second_clock)) == pytest.approx(expected, rel=1e-9)
+
+    async def rebind_while_streaming() -> None:
+        async with contextlib.aclosing(backend.stream(PROMPT, max_tokens=4)) as pieces:
+            await anext(pieces)
+            with pytest.raises(RuntimeError, match="rebind"):
+                backend.rebind(VirtualClock())
+
+    second_clock.run(rebind_while_streaming())
+    second_clock.run(backend.aclose())
 
 
 @pytest.mark.real_model

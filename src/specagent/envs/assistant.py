@@ -1,8 +1,15 @@
 """A small personal-assistant domain: the built-in example toolset of ``specagent run``.
 
-Read-only lookups (weather, flights, restaurants, calendar) and state-changing actions
-(booking a flight: irreversible; reserving a table: reversible, with cancellation as its
-compensation; sending a message: irreversible) over an in-memory world. Tool latency is
+Read-only lookups (weather, flights, restaurants, calendar) and state-changing actions over an
+in-memory world, one of each speculation mechanism:
+
+| tool | effect | under ``speculative`` |
+|---|---|---|
+| get_weather, search_flights, find_restaurants, get_calendar | read-only | run at once |
+| add_calendar_event | irreversible, local state only | sandboxed: runs at once on a copy |
+| reserve_table | reversible (cancel_reservation) | runs at once; compensated if withdrawn |
+| book_flight, send_message | irreversible, outside world | held until the commit point |
+ Tool latency is
 simulated by :func:`tool_latency`: uniform 0.5 to 1.0 s per call (the setting of the
 Speculative Interaction Agents paper), fixed per (seed, call) so every policy sees the same
 latency for the same call.
@@ -17,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..executor import LatencyFn
+from ..sandbox import StateCell
 from ..tools import Effect, Toolset, tool
 
 __all__ = ["AssistantWorld", "assistant_toolset", "tool_latency", "EXAMPLE_REQUESTS"]
@@ -42,6 +50,8 @@ EXAMPLE_REQUESTS = {
     "for two at a French restaurant there at eight?",
     "flight": "Find me a flight from New York to Denver on Friday and book the cheapest one.",
     "correction": "Book me a flight to Boston, no wait, to Denver, from New York on Friday.",
+    "calendar": "Put lunch with Sam on my calendar for Friday at noon and tell me the weather "
+    "in Boston that day.",
 }
 
 
@@ -52,7 +62,8 @@ class AssistantWorld:
     flight_bookings: list[dict[str, Any]] = field(default_factory=list)
     reservations: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: list[dict[str, str]] = field(default_factory=list)
-    _next_reservation: int = 1
+    calendar: list[dict[str, str]] = field(default_factory=list)
+    next_reservation: int = 1
 
     def committed_state(self) -> dict[str, Any]:
         """A comparable snapshot of every effect (for checking policies agree)."""
@@ -62,6 +73,7 @@ class AssistantWorld:
                 json.dumps(r, sort_keys=True) for r in self.reservations.values()
             ),
             "messages": sorted(json.dumps(m, sort_keys=True) for m in self.messages),
+            "calendar": sorted(json.dumps(c, sort_keys=True) for c in self.calendar),
         }
 
 
@@ -80,7 +92,8 @@ def _flights(origin: str, destination: str, date: str) -> list[dict[str, Any]]:
 
 
 def assistant_toolset(world: AssistantWorld) -> Toolset:
-    """The example tools, bound to ``world``."""
+    """The example tools, bound to ``world`` (read and changed through one StateCell)."""
+    cell: StateCell[AssistantWorld] = StateCell(world)
 
     @tool(effect=Effect.READ_ONLY, timeout_s=5.0)
     async def get_weather(city: str, date: str = "today") -> dict[str, Any]:
@@ -106,38 +119,47 @@ def assistant_toolset(world: AssistantWorld) -> Toolset:
     @tool(effect=Effect.READ_ONLY, timeout_s=5.0)
     async def get_calendar(date: str) -> dict[str, Any]:
         """The user's calendar entries on a date."""
-        return {"date": date, "events": [{"time": "09:30", "title": "Team stand-up"}]}
+        entries = [{"time": "09:30", "title": "Team stand-up"}]
+        entries += [e for e in cell.get().calendar if e["date"] == date]
+        return {"date": date, "events": entries}
 
-    @tool(effect=Effect.IRREVERSIBLE, timeout_s=5.0)
+    @tool(effect=Effect.IRREVERSIBLE, timeout_s=5.0, state=cell, sandboxable=True)
+    async def add_calendar_event(date: str, time: str, title: str) -> dict[str, Any]:
+        """Add an event to the user's calendar."""
+        cell.get().calendar.append({"date": date, "time": time, "title": title})
+        return {"status": "added", "date": date, "time": time, "title": title}
+
+    @tool(effect=Effect.IRREVERSIBLE, timeout_s=5.0, state=cell)
     async def book_flight(flight_id: str, passengers: int = 1) -> dict[str, Any]:
         """Book a flight by its id. Charges the user's card; cannot be undone."""
         if passengers < 1:
             raise ValueError("passengers must be at least 1")
         booking = {"flight_id": flight_id, "passengers": passengers}
-        world.flight_bookings.append(booking)
+        cell.get().flight_bookings.append(booking)
         return {"status": "booked", **booking}
 
     async def _cancel_reservation(arguments: dict[str, Any], result: Any) -> None:
-        world.reservations.pop(result["reservation_id"], None)
+        cell.get().reservations.pop(result["reservation_id"], None)
 
-    @tool(effect=Effect.REVERSIBLE, timeout_s=5.0, compensate=_cancel_reservation)
+    @tool(effect=Effect.REVERSIBLE, timeout_s=5.0, compensate=_cancel_reservation, state=cell)
     async def reserve_table(restaurant_id: str, time: str, party_size: int) -> dict[str, Any]:
         """Reserve a table at a restaurant (by id) at a time for a party size."""
         if not any(r["id"] == restaurant_id for r in _RESTAURANTS):
             raise ValueError(f"no restaurant with id {restaurant_id!r}")
-        rid = f"res{world._next_reservation}"
-        world._next_reservation += 1
-        world.reservations[rid] = {
+        w = cell.get()
+        rid = f"res{w.next_reservation}"
+        w.next_reservation += 1
+        w.reservations[rid] = {
             "restaurant_id": restaurant_id,
             "time": time,
             "party_size": party_size,
         }
         return {"status": "reserved", "reservation_id": rid}
 
-    @tool(effect=Effect.IRREVERSIBLE, timeout_s=5.0)
+    @tool(effect=Effect.IRREVERSIBLE, timeout_s=5.0, state=cell)
     async def send_message(to: str, text: str) -> dict[str, Any]:
         """Send a text message to a contact."""
-        world.messages.append({"to": to, "text": text})
+        cell.get().messages.append({"to": to, "text": text})
         return {"status": "sent"}
 
     return Toolset(
@@ -146,6 +168,7 @@ def assistant_toolset(world: AssistantWorld) -> Toolset:
             search_flights,
             find_restaurants,
             get_calendar,
+            add_calendar_event,
             book_flight,
             reserve_table,
             send_message,

@@ -1,16 +1,25 @@
 """A local GGUF model run in-process by llama.cpp, streamed token by token on any clock.
 
 llama.cpp computes synchronously, so every token is one ``next()`` of llama-cpp-python's stream
-iterator, run in a worker thread with ``asyncio.to_thread`` and wrapped in ``clock.hold()``: on
-a :class:`~specagent.clock.VirtualClock` simulated time stands still while the real computation
-is in flight, then the backend charges the token's cost explicitly through its latency profile
+iterator, run in a worker thread and awaited inside ``clock.hold()``: on a
+:class:`~specagent.clock.VirtualClock` simulated time stands still while the real computation is
+in flight, then the backend charges the token's cost explicitly through its latency profile
 (measured wall time, or a modelled prefill/decode rate).
 
+The worker is one dedicated thread per backend (a single-worker executor), not
+``asyncio.to_thread``'s shared pool. llama.cpp is built with OpenMP here, and OpenMP keeps one
+spinning thread team per calling thread: when successive tokens were computed on different pool
+threads, the idle teams competed for the two cores and decoding ran at about half speed
+(SmolLM2-135M: ~55-60 tok/s across pool threads against ~125-130 tok/s on one fixed thread,
+measured on this machine). The model is also loaded on that thread.
+
 One ``Llama`` object serves one stream at a time (an ``asyncio.Lock``). A consumer may stop at
-any token; a token already being computed in a thread cannot be interrupted, so the thread
-closes the generation itself when it finishes, and the next stream waits for that before it
-touches the model. Nothing runs concurrently on the ``Llama`` object, and no thread outlives
-the event loop that started it (asyncio joins its default executor on shutdown).
+any token; a token already being computed in a thread cannot be interrupted, so that thread
+closes the generation itself when it finishes. Every worker thread holds a ``threading.Lock``
+for as long as it is inside the ``Llama`` object, so the next stream's first token waits for an
+abandoned one to finish: nothing ever runs concurrently on the model, even if asyncio cancelled
+a hop before its thread started. The worker thread lives as long as the backend: ``aclose()``
+(or garbage collection) stops it. No asyncio task is ever created.
 
 Prefix caching: llama-cpp-python keeps the previous prompt's KV cache and re-evaluates only
 the tokens after the longest common prefix. The backend counts exactly which tokens llama.cpp
@@ -22,6 +31,7 @@ cached llama.cpp still re-evaluates its last token, so the minimum is 1.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 import weakref
@@ -124,6 +134,7 @@ class _Step:
 
     chunk: Any  # a chat completion chunk, or _END
     compute_s: float
+    wait_s: float = 0.0  # from submission until the thread got the model (an abandoned token)
     error: BaseException | None = None
 
 
@@ -137,8 +148,8 @@ class _Generation:
 
     factory: Callable[[], Iterator[Any]]
     iterator: Iterator[Any] | None = None
-    running: bool = False
-    abandoned: bool = False
+    running: bool = False  # a worker thread is inside step()
+    abandoned: bool = False  # the consumer has left; no further step may start
     mutex: threading.Lock = field(default_factory=threading.Lock)
 
     def step(self) -> Any:
@@ -182,11 +193,22 @@ class LlamaCppBackend(ModelBackend):
                 f"model file {path} is not a GGUF file (starts with {magic!r}); reinstall it "
                 "with `bash scripts/setup.sh`"
             )
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="specagent-llama"
+        )
+        # A backend dropped without aclose() still lets its thread go.
+        weakref.finalize(self, self._executor.shutdown, wait=False)
         try:
-            self._llama = _make_counting_llama(
-                model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False
-            )
+            self._llama = self._executor.submit(
+                _make_counting_llama,
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                seed=seed,
+                verbose=False,
+            ).result()
         except Exception as exc:
+            self._executor.shutdown(wait=True)
             raise ModelError(f"llama.cpp could not load {path}: {exc}") from exc
         self.name = path.name
         self.model_path = path
@@ -194,8 +216,7 @@ class LlamaCppBackend(ModelBackend):
         self._clock = clock
         self._profile = profile
         self._seed = seed
-        self._idle = threading.Event()  # set while no worker thread is inside the Llama object
-        self._idle.set()
+        self._busy = threading.Lock()  # held by the worker thread while inside the Llama object
         self._lock: asyncio.Lock | None = None
         self._lock_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._closed = False
@@ -220,6 +241,22 @@ class LlamaCppBackend(ModelBackend):
     def profile(self) -> LatencyProfile:
         return self._profile
 
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def rebind(self, clock: Clock, profile: LatencyProfile | None = None) -> None:
+        """Serve a new clock (and optionally profile) with the already loaded model.
+
+        Loading costs up to a second, so tests and benchmarks keep one backend and rebind it to
+        each fresh clock. Not allowed while a stream is open.
+        """
+        if self._lock is not None and self._lock.locked():
+            raise RuntimeError(f"{self.name}: cannot rebind while a stream is open")
+        self._clock = clock
+        if profile is not None:
+            self._profile = profile
+
     # --- plumbing --------------------------------------------------------------------------
 
     def _stream_lock(self) -> asyncio.Lock:
@@ -230,50 +267,50 @@ class LlamaCppBackend(ModelBackend):
             self._lock_loop = weakref.ref(loop)
         return self._lock
 
-    def _work(self, gen: _Generation) -> _Step:
-        """Runs in the worker thread: compute one chunk, and close the generation if abandoned."""
-        # time.perf_counter measures the real cost of the computation itself; this is the one
-        # place wall time is read, and it is charged to the clock only through the profile.
-        start = time.perf_counter()
-        error: BaseException | None = None
-        chunk: Any = _END
-        try:
-            chunk = gen.step()
-        except Exception as exc:  # noqa: BLE001 - handed back to the event loop
-            error = exc
-        elapsed = time.perf_counter() - start
-        with gen.mutex:
-            gen.running = False
-            abandoned = gen.abandoned
-        if abandoned:
-            gen.close()
-        self._idle.set()
-        return _Step(chunk, elapsed, error)
+    @property
+    def busy(self) -> bool:
+        """True while a worker thread is computing inside the model."""
+        return self._busy.locked()
+
+    def _work(self, gen: _Generation, queued: float) -> _Step:
+        """Runs in the worker thread: compute one chunk; close the generation if abandoned."""
+        with self._busy:
+            start = time.perf_counter()
+            with gen.mutex:
+                if gen.abandoned:  # the consumer left before this hop got a thread
+                    return _Step(_END, 0.0, start - queued)
+                gen.running = True
+            error: BaseException | None = None
+            chunk: Any = _END
+            try:
+                chunk = gen.step()
+            except Exception as exc:  # noqa: BLE001 - handed back to the event loop
+                error = exc
+            elapsed = time.perf_counter() - start
+            with gen.mutex:
+                gen.running = False
+                abandoned = gen.abandoned
+            if abandoned:
+                gen.close()
+        return _Step(chunk, elapsed, start - queued, error)
 
     async def _hop(self, gen: _Generation) -> _Step:
-        with gen.mutex:
-            gen.running = True
-        self._idle.clear()
+        loop = asyncio.get_running_loop()
+        # time.perf_counter measures the real cost of the computation (and of waiting behind an
+        # abandoned token); it is the only wall time read here and reaches the clock only
+        # through the latency profile.
+        queued = time.perf_counter()
         with self._clock.hold():
-            return await asyncio.to_thread(self._work, gen)
+            return await loop.run_in_executor(self._executor, self._work, gen, queued)
 
-    def _release(self, gen: _Generation) -> None:
-        """Stop a generation: close it now, or let its in-flight thread close it."""
+    @staticmethod
+    def _release(gen: _Generation) -> None:
+        """Stop a generation: close it now, or let the thread inside it close it when done."""
         with gen.mutex:
+            gen.abandoned = True
             in_flight = gen.running
-            if in_flight:
-                gen.abandoned = True
         if not in_flight:
             gen.close()
-
-    async def _wait_idle(self) -> float:
-        """Wait (clock held) for a token an earlier cancelled stream left computing."""
-        if self._idle.is_set():
-            return 0.0
-        start = time.perf_counter()  # real wait, charged like compute (see _work)
-        with self._clock.hold():
-            await asyncio.to_thread(self._idle.wait)
-        return time.perf_counter() - start
 
     async def _charge(self, stats: StreamStats, measured_s: float, first: bool) -> None:
         profile = self._profile
@@ -316,14 +353,14 @@ class LlamaCppBackend(ModelBackend):
             )
 
         async with self._stream_lock():
-            stats.wait_s = await self._wait_idle()
             gen = _Generation(open_stream)
-            uncharged = stats.wait_s
+            uncharged = 0.0
             try:
                 while True:
                     step = await self._hop(gen)
                     stats.compute_s += step.compute_s
-                    uncharged += step.compute_s
+                    stats.wait_s += step.wait_s
+                    uncharged += step.compute_s + step.wait_s
                     self._snapshot(stats)
                     if stats.generated_tokens and not stats.first_piece_s:
                         stats.first_piece_s = stats.compute_s
@@ -349,12 +386,15 @@ class LlamaCppBackend(ModelBackend):
                 self._release(gen)
 
     async def aclose(self) -> None:
-        """Wait for any in-flight token, then free the model."""
+        """Wait for any in-flight token, free the model and stop the worker thread."""
         if self._closed:
             return
         self._closed = True
-        await self._wait_idle()
-        self._llama.close()
+        loop = asyncio.get_running_loop()
+        with self._clock.hold():
+            # Queued behind any token still computing, on the thread that owns the model.
+            await loop.run_in_executor(self._executor, self._llama.close)
+        self._executor.shutdown(wait=True)  # the worker is idle now: this join is immediate
 
 
 def _content(chunk: Any) -> str:

@@ -10,7 +10,7 @@ Two forms:
 from __future__ import annotations
 
 from ..clock import Clock
-from ..profiles import LatencyProfile, ModelledProfile
+from ..profiles import LatencyProfile
 from .base import ModelBackend
 from .registry import MODELS
 
@@ -35,12 +35,7 @@ def load_backend(spec: str, clock: Clock, profile: LatencyProfile) -> ModelBacke
             raise ValueError(f"malformed model spec {spec!r}; expected {spec_help()}")
         from .openai_compat import OpenAICompatBackend
 
-        return OpenAICompatBackend(
-            base_url,
-            model,
-            clock,
-            profile=profile if isinstance(profile, ModelledProfile) else None,
-        )
+        return OpenAICompatBackend(base_url, model, clock, profile=profile)
     if spec in MODELS:
         from .llamacpp import LlamaCppBackend
 

@@ -101,12 +101,18 @@ class OpenAICompatBackend(ModelBackend):
         self._clock = clock
         self._api_key = api_key
         self._timeout_s = timeout_s
-        self._profile = profile
+        self._profile = profile  # None or MeasuredProfile: charge measured time on a virtual clock
         self._max_retries = max_retries  # retrying a live stream adds invisible latency: off
         self._io: _IOThread | None = None
         self._client: Any = None  # openai.AsyncOpenAI, created on the I/O loop
         self._closed = False
         self.last_stats: RemoteStreamStats | None = None
+
+    def rebind(self, clock: Clock, profile: LatencyProfile | None = None) -> None:
+        """Serve a new clock (and optionally profile), keeping the connection pool."""
+        self._clock = clock
+        if profile is not None:
+            self._profile = profile
 
     # --- running work on the I/O loop ----------------------------------------------------------
 

@@ -298,7 +298,9 @@ def _hash_file(path: Path, progress: ProgressFn | None, total: int) -> str:
     return digest.hexdigest()
 
 
-def _assemble(spec: ModelSpec, parts: list[Path], target: Path, progress: ProgressFn | None) -> None:
+def _assemble(
+    spec: ModelSpec, parts: list[Path], target: Path, progress: ProgressFn | None
+) -> None:
     """Concatenate ``parts`` into ``target`` atomically; refuse (and delete) a bad result."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{spec.filename}.", suffix=".tmp")
