@@ -246,3 +246,21 @@ def test_default_model_answers() -> None:
 
 async def _now(clock: Clock) -> float:
     return clock.now()
+
+
+@pytest.mark.real_model
+def test_warm_up_caches_the_system_prompt_without_charging_time() -> None:
+    clock = VirtualClock()
+    backend = _small(clock)
+
+    async def main() -> tuple[float, int, int]:
+        await backend.warm_up(PROMPT[:1])
+        after_warm_up = clock.now()
+        await _collect(backend, PROMPT)
+        stats = backend.last_stats
+        assert stats is not None
+        return after_warm_up, stats.cached_tokens, stats.prompt_tokens
+
+    after_warm_up, cached, prompt = clock.run(main())
+    assert after_warm_up == 0.0
+    assert cached >= 5 and cached < prompt  # the system part came from the cache

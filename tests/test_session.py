@@ -438,3 +438,16 @@ def test_revised_held_call_runs_only_with_the_new_arguments():
     assert world.booked == ["Denver flight"]
     assert result.tool_calls[0].arguments == {"item": "Denver flight"}
     assert others == []
+
+
+def test_a_repeated_committed_call_is_not_run_again():
+    """A model that loops on the same state-changing call (seen with small models) books once."""
+    clock, world = VirtualClock(), World()
+    outputs = iter([call(1, "book", '{"item": "table"}'), call(2, "book", '{"item": "table"}')])
+
+    def responder(messages):
+        return next(outputs, "<answer>done</answer>")
+
+    session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, Policy.SYNC)
+    result, _ = run(session, clock, WEATHER)
+    assert world.booked == ["table"] and len(result.tool_calls) == 1

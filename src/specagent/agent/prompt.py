@@ -16,7 +16,8 @@ Reply with exactly ONE action:
 <tool_call id="N">{"name": "TOOL", "arguments": {...}}</tool_call> to call a tool (ids 1, 2, 3, ...)
 <pause/> to wait for more words or results
 <answer>...</answer> to reply, after the final update, using the tool results.
-Call a lookup tool as soon as you know its arguments. Never invent results.
+Look things up as soon as you know what to look up, even before the user has finished. \
+Use only the tools the request needs, and never invent results.
 
 Tools:
 """

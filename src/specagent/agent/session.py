@@ -619,7 +619,8 @@ class Session:
                 return False
         key = _call_key(action.name, action.arguments)
         if any(
-            _call_key(r.name, r.arguments) == key and r.disposition is None
+            _call_key(r.name, r.arguments) == key
+            and r.disposition in (None, Disposition.COMMITTED)
             for r in executor.records.values()
             if r.call_id != action.call_id
         ):

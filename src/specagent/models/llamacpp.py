@@ -385,6 +385,29 @@ class LlamaCppBackend(ModelBackend):
             finally:
                 self._release(gen)
 
+    async def warm_up(self, messages: Sequence[ChatMessage]) -> None:
+        """Evaluate ``messages`` (the system prompt) into the KV cache, charging no clock time.
+
+        Later prompts that start the same way reuse it, as a server's prefix cache would.
+        """
+        if self._closed:
+            raise ModelError(f"{self.name}: backend is closed")
+        payload = [{"role": m.role, "content": m.content} for m in messages]
+
+        def evaluate() -> None:
+            with self._busy:
+                self._llama.create_chat_completion(
+                    messages=payload, temperature=0.0, max_tokens=1, seed=self._seed
+                )
+
+        loop = asyncio.get_running_loop()
+        async with self._stream_lock():
+            with self._clock.hold():
+                try:
+                    await loop.run_in_executor(self._executor, evaluate)
+                except Exception as exc:
+                    raise ModelError(f"{self.name}: llama.cpp failed: {exc}") from exc
+
     async def aclose(self) -> None:
         """Wait for any in-flight token, free the model and stop the worker thread."""
         if self._closed:
