@@ -42,7 +42,7 @@ def backend_factory():
     return make
 
 
-@pytest.mark.parametrize("policy", [Policy.SYNC, Policy.ASYNC, Policy.ORACLE])
+@pytest.mark.parametrize("policy", list(Policy))
 def test_default_model_session_completes_safely(policy, backend_factory):
     clock = VirtualClock()
     world = AssistantWorld()

@@ -16,6 +16,7 @@ from .clock import Clock, RealClock, VirtualClock
 from .envs.assistant import EXAMPLE_REQUESTS, AssistantWorld, assistant_toolset, tool_latency
 from .events import Event
 from .models.base import ModelBackend, ModelError
+from .models.registry import DEFAULT_MODEL
 from .profiles import PROFILES, get_profile
 from .speech import simulate_speech
 from .timeline import describe
@@ -127,7 +128,7 @@ def run(
     ] = "speculative",
     model: Annotated[
         str, typer.Option(help="Registry name or openai:MODEL@BASE_URL.")
-    ] = "qwen2.5-coder-0.5b",
+    ] = DEFAULT_MODEL,
     clock: Annotated[str, typer.Option(help="virtual or real.")] = "virtual",
     profile: Annotated[
         str, typer.Option(help=f"Latency profile: {', '.join(PROFILES)}.")
