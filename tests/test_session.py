@@ -451,3 +451,32 @@ def test_a_repeated_committed_call_is_not_run_again():
     session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, Policy.SYNC)
     result, _ = run(session, clock, WEATHER)
     assert world.booked == ["table"] and len(result.tool_calls) == 1
+
+
+@pytest.mark.parametrize("k", range(1, len(split_tokens(call(1, "lookup", '{"city": "Paris"}'))) - 1))
+def test_an_action_being_written_is_finished_before_the_event_is_injected(k):
+    """Speech arriving while token k of a tool call is produced does not cut the call."""
+    ttft, token_s = 0.1, 0.02
+    written = call(1, "lookup", '{"city": "Paris"}')
+    arrive = 1.0 + ttft + k * token_s + token_s / 2
+    chunks = speech((1.0, "weather in Paris"), (arrive, "tomorrow"), (arrive + 3.0, "please"))
+    seen: list[list[ChatMessage]] = []
+
+    def responder(messages):
+        seen.append(list(messages))
+        said = everything_said(messages)
+        if len(seen) == 1:
+            return written
+        if 'tool_result id="1"' in said and "please" in said:
+            return "<answer>sunny</answer>"
+        return "<pause/>"
+
+    clock, world = VirtualClock(), World()
+    backend = ScriptedBackend(clock, responder, ttft_s=ttft, token_s=token_s)
+    session = Session(backend, make_tools(world), clock, Policy.ASYNC)
+    result, others = run(session, clock, chunks)
+    first = [e for e in result.ledger if isinstance(e, ModelOutput)][0]
+    assert not first.interrupted and first.text == written
+    assert result.tool_calls[0].issued_s < arrive + 1.0
+    assert "tomorrow" in seen[1][-1].content  # injected right after the action
+    assert result.answer == "sunny" and others == []

@@ -32,7 +32,6 @@ from specagent.agent import Policy, Session, SessionConfig
 from specagent.clock import VirtualClock
 from specagent.events import (
     Event,
-    ModelOutput,
     ToolCallCancelled,
     ToolCallCommitted,
     ToolCallCompensated,
@@ -45,6 +44,8 @@ from specagent.protocol import (
     PauseAction,
     RemoveAction,
     ToolCallAction,
+    action_end,
+    answer_start,
     render_action,
 )
 from specagent.sandbox import StateCell
@@ -177,11 +178,7 @@ ARGUMENTS = {
     "add": st.fixed_dictionaries({"key": st.sampled_from(KEYS), "n": st.integers(1, 3)}),
     "send": st.fixed_dictionaries({"text": st.sampled_from(["hi", "ok", "bye"])}),
 }
-
-
-def calls_to(name: str | None = None) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
-    names = st.just(name) if name else st.sampled_from(sorted(ARGUMENTS))
-    return names.flatmap(lambda n: ARGUMENTS[n].map(lambda args: (n, args)))
+TOOL_NAMES = st.sampled_from(sorted(ARGUMENTS))
 
 
 @st.composite
@@ -206,10 +203,9 @@ def action_lists(draw: st.DrawFn) -> tuple[Action, ...]:
         kind = draw(st.sampled_from(["call", "call", "call", "revise", "remove", "pause"]))
         if kind == "revise" and issued:
             call_id = draw(st.sampled_from(sorted(issued)))
-            same_tool = draw(st.booleans())
-            name, args = draw(calls_to(issued[call_id] if same_tool else None))
+            name = issued[call_id] if draw(st.booleans()) else draw(TOOL_NAMES)
             issued[call_id] = name
-            actions.append(ToolCallAction(call_id, name, args))
+            actions.append(ToolCallAction(call_id, name, draw(ARGUMENTS[name])))
         elif kind == "remove" and issued:
             known = st.sampled_from(sorted(issued))
             actions.append(RemoveAction(draw(st.one_of(known, known, st.just(99)))))
@@ -217,9 +213,8 @@ def action_lists(draw: st.DrawFn) -> tuple[Action, ...]:
             actions.append(PauseAction())
         else:
             call_id = max(issued, default=0) + 1
-            name, args = draw(calls_to())
-            issued[call_id] = name
-            actions.append(ToolCallAction(call_id, name, args))
+            name = issued[call_id] = draw(TOOL_NAMES)
+            actions.append(ToolCallAction(call_id, name, draw(ARGUMENTS[name])))
     return tuple(actions)
 
 
@@ -233,11 +228,44 @@ scenarios = st.builds(
 )
 
 
+@dataclass(frozen=True)
+class Generation:
+    started_t: float
+    ended_t: float
+    text: str
+
+    @property
+    def acted(self) -> bool:
+        """It wrote a whole action, or began an answer (which a session either streams or
+        suppresses: either way the model moved on)."""
+        start = answer_start(self.text)
+        return action_end(self.text) is not None or bool(start and self.text[start:].strip())
+
+
+class LoggingBackend(ScriptedBackend):
+    """A scripted model that keeps every generation, including ones the ledger never shows
+    (a suppressed answer is cut at its first token and leaves no ModelOutput)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.generations: list[Generation] = []
+
+    async def stream(self, messages: Any, *, max_tokens: int = 256) -> Any:
+        started, text = self._clock.now(), ""
+        try:
+            async for piece in super().stream(messages, max_tokens=max_tokens):
+                text += piece
+                yield piece
+        finally:
+            self.generations.append(Generation(started, self._clock.now(), text))
+
+
 @dataclass
 class Outcome:
     policy: Policy
     harness: Harness
     session: Session
+    backend: LoggingBackend
     events: list[Event]
     leftover_tasks: list[asyncio.Task[Any]]
 
@@ -250,7 +278,7 @@ def play(scenario: Scenario, policy: Policy) -> Outcome:
     clock = VirtualClock()
     harness = Harness(clock)
     outputs = iter([render_action(a) for a in scenario.actions])
-    backend = ScriptedBackend(
+    backend = LoggingBackend(
         clock, lambda messages: next(outputs, DONE), ttft_s=scenario.ttft_s, token_s=scenario.token_s
     )
     session = Session(
@@ -269,7 +297,7 @@ def play(scenario: Scenario, policy: Policy) -> Outcome:
         return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
 
     leftover = clock.run(main())
-    return Outcome(policy, harness, session, list(session.ledger), leftover)
+    return Outcome(policy, harness, session, backend, list(session.ledger), leftover)
 
 
 # -- the properties ---------------------------------------------------------------------------
@@ -279,16 +307,18 @@ def check_no_effect_before_commit_point(out: Outcome) -> None:
     """Property 1: nothing irreversible and unsandboxed runs before its commit point.
 
     Every ``send`` ran no earlier than the user's final update, and after a generation that
-    started once the final update was in (the model saw the last words and moved on). Before
+    started once the final update was in and wrote an action (the model saw the last words and
+    moved on); generations come from the model's log, since a suppressed answer, which also
+    reaches the commit point, leaves no ModelOutput in the ledger. Before
     the final update the real world shows no put, no send, and no add except (under
     speculative only) a reversible add, which must then end committed or compensated. A
     sandboxed put changes the real state only once the executor has committed it.
     """
     final_t = out.final_t
-    outputs = [e for e in out.events if isinstance(e, ModelOutput)]
+    moved_on = [g for g in out.backend.generations if g.acted and g.started_t >= final_t]
     for t, text in out.harness.sends:
         assert t >= final_t, f"send({text!r}) ran at {t}, before the final update at {final_t}"
-        assert any(final_t <= o.started_t and o.t <= t for o in outputs), (
+        assert any(g.ended_t <= t for g in moved_on), (
             f"send({text!r}) ran at {t} without a generation that saw the final update "
             f"({final_t}) and finished before it"
         )
@@ -374,7 +404,7 @@ PROPERTIES = (
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios)
 def test_speculation_properties_hold_on_random_schedules(scenario: Scenario) -> None:
     """One scenario, three policies, all four properties."""
@@ -477,3 +507,66 @@ def test_book_boston_no_denver_leaves_only_denver(kind: str, correction: str) ->
         assert all("Boston" not in seen for seen in world.seen)
     else:  # it did, and was undone before the session ended
         assert any("Boston" in seen for seen in world.seen)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limitation: a sandboxed call can commit on top of an uncommitted reversible "
+    "effect on the same state; undoing that effect afterwards yields a state no sequential "
+    "run of the committed calls reaches (so the property tests keep put and add apart)",
+)
+def test_compensation_after_a_committed_overwrite_of_the_same_key() -> None:
+    """put(a=3) (sandboxed, id 1) and add(a, 1) (reversible, id 3) both run early. After the
+    final update the model revises id 2, which commits only id 1: the put lands on a real
+    state that holds the uncommitted add. The model then removes the add, and its compensation
+    subtracts from the overwritten value. Committed calls: just put(a=3); a should be 3."""
+    clock = VirtualClock()
+    world = World()
+    cell: StateCell[World] = StateCell(world)
+
+    @tool(effect=Effect.IRREVERSIBLE, state=cell, sandboxable=True)
+    async def put(key: str, value: int) -> dict:
+        """Set a key."""
+        cell.get().kv[key] = value
+        return {}
+
+    async def subtract(arguments: dict[str, Any], result: Any) -> None:
+        cell.get().kv[arguments["key"]] -= arguments["n"]
+
+    @tool(effect=Effect.REVERSIBLE, compensate=subtract, state=cell)
+    async def add(key: str, n: int) -> dict:
+        """Add to a key."""
+        cell.get().kv[key] = cell.get().kv.get(key, 0) + n
+        return {}
+
+    @tool(effect=Effect.READ_ONLY)
+    async def lookup(key: str) -> dict:
+        """Read a key."""
+        return {}
+
+    early = iter([ToolCallAction(1, "put", {"key": "a", "value": 3}),
+                  ToolCallAction(2, "lookup", {"key": "b"}),
+                  ToolCallAction(3, "add", {"key": "a", "n": 1})])
+    late = iter([ToolCallAction(2, "lookup", {"key": "c"}), RemoveAction(3)])
+
+    def responder(messages: Any) -> str:
+        if not any("final_query_update" in m.content for m in messages):
+            return render_action(next(early, PauseAction()))
+        action = next(late, None)
+        return render_action(action) if action else DONE
+
+    session = Session(
+        ScriptedBackend(clock, responder, ttft_s=0.01, token_s=0.0),
+        Toolset([put, add, lookup]),
+        clock,
+        Policy.SPECULATIVE,
+        latency=lambda name, args: 0.5,
+    )
+    clock.run(session.run([UserSpeech(t=0.0, text="x"), UserSpeech(t=4.0, text="y", final=True)]))
+    committed = [
+        (r.name, r.arguments)
+        for r in session._executor.all_records()
+        if r.disposition is Disposition.COMMITTED and r.name != "lookup"
+    ]
+    assert committed == [("put", {"key": "a", "value": 3})]
+    assert world.kv == {"a": 3}  # actually 2

@@ -190,7 +190,12 @@ class ToolExecutor:
         if self._group is None:
             raise RuntimeError("ToolExecutor.submit() outside 'async with executor'")
         previous = self._records.get(call_id)
-        if previous is not None and previous.disposition is None and not previous.status.terminal:
+        if (
+            previous is not None
+            and previous.disposition is None
+            and not previous.undo_when_done  # withdrawn while running: undone once it ends
+            and not previous.status.terminal
+        ):
             raise ValueError(f"call {call_id} is still in flight; withdraw it before reusing its id")
         if previous is not None:  # a revision: keep the old call's record and task in view
             self._superseded.append(previous)

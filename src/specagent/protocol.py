@@ -61,6 +61,7 @@ __all__ = [
     "ParseError",
     "parse_output",
     "action_end",
+    "action_started",
     "answer_start",
     "render_input",
     "render_action",
@@ -329,6 +330,12 @@ def action_end(text: str) -> int | None:
         return None
     end = min(spans, key=lambda s: s[0])[1]
     return None if end is None else start + end
+
+
+def action_started(text: str) -> bool:
+    """Whether the model has begun writing its action (anything visible after reasoning)."""
+    start = _visible_start(text)
+    return start is not None and bool(text[start:].strip())
 
 
 def answer_start(text: str) -> int | None:

@@ -71,6 +71,7 @@ from ..protocol import (
     RemoveAction,
     ToolCallAction,
     action_end,
+    action_started,
     answer_start,
     parse_output,
     render_interrupted,
@@ -515,20 +516,31 @@ class Session:
                     self._begin_answer()
                 if action_end(gen.text) is not None:
                     break
-                if self._should_interrupt():
+                if self._should_interrupt(gen.text):
                     gen.outcome = "interrupted"
                     break
         return gen
 
-    def _should_interrupt(self) -> bool:
+    def _should_interrupt(self, text: str) -> bool:
+        """Whether the most urgent waiting event stops the generation at this token.
+
+        Reasoning is cut at once. An action the model has begun writing is finished first:
+        cut, it would be thrown away; finished, it can still be revised or removed, and a
+        state-changing call waits for its commit point anyway. An interrupt, and the user
+        speaking over the answer (barge-in), stop everything at once.
+        """
         head = self._inbox.peek()
         if head is None:
             return False
-        if isinstance(head, (Interrupt, UserSpeech)):
+        if isinstance(head, Interrupt):
             return True
-        if self.state is AgentState.EMITTING or not self.policy.interrupts_generation:
+        if self.state is AgentState.EMITTING:
+            return isinstance(head, UserSpeech)
+        if not self.policy.interrupts_generation and not isinstance(head, UserSpeech):
             return False
-        return isinstance(head, (ToolCallFinished, ToolCallFailed))
+        if not isinstance(head, (UserSpeech, ToolCallFinished, ToolCallFailed)):
+            return False
+        return not action_started(text)
 
     def _answer_allowed(self) -> bool:
         assert self._executor is not None
@@ -607,7 +619,9 @@ class Session:
         tool = self.toolset.get(action.name)
         existing = executor.records.get(action.call_id)
         live = existing is not None and existing.disposition is None
-        if existing is not None and existing.disposition is Disposition.COMMITTED:
+        if existing is not None and (
+            existing.disposition is Disposition.COMMITTED or existing.commit_when_done
+        ):  # committed, possibly still running: its outcome is final
             message = f"call {action.call_id} is already committed; use a new id"
             self._record(ProtocolError(t=now, message=message))
             self._dirty = True
