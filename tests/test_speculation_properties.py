@@ -14,10 +14,11 @@ a small in-memory world with a tool of every kind:
 An observer and the tools themselves snapshot the *real* world state throughout, and the
 properties below are checked on every schedule (2000 scenarios x 3 policies per run).
 
-``put`` and ``add`` write separate maps on purpose: on one shared key, undoing an early ``add``
-after a sandboxed ``put`` has committed over it leaves a state no sequential run reaches (see
-the xfail test at the end), and an early ``add`` takes effect before, but commits after, a
-``put`` that forked from the state it left.
+``put`` and ``add`` write separate maps on purpose: an early ``add`` takes effect before, but
+may commit after, a ``put`` on the same key, so replaying in commit order would not be the
+right comparison there. The same-key case where an early ``add`` is undone after a sandboxed
+``put`` forked from the state it left has its own test at the end (the put's commit waits for
+the add's fate, then is replayed on the real state).
 """
 
 from __future__ import annotations
@@ -561,12 +562,6 @@ def test_book_boston_no_denver_leaves_only_denver(kind: str, correction: str) ->
         assert any("Boston" in seen for seen in world.seen)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limitation: a sandboxed call can commit on top of an uncommitted reversible "
-    "effect on the same state; undoing that effect afterwards yields a state no sequential "
-    "run of the committed calls reaches (so the property tests keep put and add apart)",
-)
 def test_compensation_after_a_committed_overwrite_of_the_same_key() -> None:
     """put(a=3) (sandboxed, id 1) and add(a, 1) (reversible, id 3) both run early. After the
     final update the model revises id 2, which commits only id 1: the put lands on a real
@@ -606,7 +601,7 @@ def test_compensation_after_a_committed_overwrite_of_the_same_key() -> None:
     late = iter([ToolCallAction(2, "lookup", {"key": "c"}), RemoveAction(3)])
 
     def responder(messages: Any) -> str:
-        if not any("final_query_update" in m.content for m in messages):
+        if not any("final_query_update" in m.content for m in messages if m.role == "user"):
             return render_action(next(early, PauseAction()))
         action = next(late, None)
         return render_action(action) if action else DONE

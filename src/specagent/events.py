@@ -30,6 +30,7 @@ __all__ = [
     "ToolCallCompensated",
     "AnswerStarted",
     "AnswerCompleted",
+    "AnswerSuppressed",
     "Interrupt",
     "Timer",
     "ProtocolError",
@@ -99,6 +100,14 @@ class AnswerCompleted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AnswerSuppressed(Event):
+    """The model began an answer it may not give yet (the user is still speaking, or its own
+    calls are still running). It is stopped and treated as a pause; the model never sees it."""
+
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ProtocolError(Event):
     """Model output that could not be read, or an action that is not allowed now."""
 
@@ -145,8 +154,11 @@ class ToolCallStarted(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ToolCallFinished(Event):
+    """A call returned. ``notify_model`` is False for an earlier version of a revised call."""
+
     call_id: int
     result: Any = None
+    notify_model: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,6 +169,7 @@ class ToolCallFailed(Event):
     call_id: int
     error: str
     error_type: str
+    notify_model: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,6 +194,7 @@ class ToolCallCompensated(Event):
     """A reversible call that ran was undone by its compensating action."""
 
     call_id: int
+    notify_model: bool = True
 
 
 # -- control ----------------------------------------------------------------------------------

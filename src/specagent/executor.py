@@ -108,6 +108,7 @@ class CallRecord:
     sandbox_copy: SandboxCopy[Any] | None = field(repr=False, default=None)
     commit_when_done: bool = False
     undo_when_done: bool = False
+    effect_settled: bool = False  # an effect it had on real state is final (kept or undone)
 
 
 def _jsonable(value: Any) -> Any:
@@ -137,6 +138,7 @@ class ToolExecutor:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._background: list[asyncio.Task[None]] = []  # compensations, replays, revised calls
         self._superseded: list[CallRecord] = []  # earlier versions of revised calls
+        self._deferred: list[CallRecord] = []  # sandboxed commits waiting for earlier effects
         self._group: asyncio.TaskGroup | None = None
 
     async def __aenter__(self) -> ToolExecutor:
@@ -283,12 +285,17 @@ class ToolExecutor:
         return Disposition.CANCELLED
 
     async def quiesce(self) -> None:
-        """Wait until no call, compensation or replay is running."""
+        """Wait until no call, compensation or replay is running and no commit is deferred."""
         while True:
             pending = [t for t in self._tasks.values() if not t.done()]
             pending += [t for t in self._background if not t.done()]
             if not pending:
-                return
+                if not self._deferred:
+                    return
+                # Nothing left that could decide the effects they wait for: apply them now.
+                for rec in self.all_records():
+                    self._settle_effect(rec)
+                continue
             await asyncio.wait(pending)
 
     def restore(self, rec: CallRecord) -> None:
@@ -323,6 +330,10 @@ class ToolExecutor:
 
     # -- internals --------------------------------------------------------------------------
 
+    def _is_current(self, rec: CallRecord) -> bool:
+        """False for an earlier version of a call the model has since revised."""
+        return self._records.get(rec.call_id) is rec
+
     def _spawn(self, coro: Any, name: str) -> None:
         assert self._group is not None
         self._background.append(self._group.create_task(coro, name=name))
@@ -333,12 +344,51 @@ class ToolExecutor:
         if rec.status is CallStatus.DONE and rec.sandboxed and rec.sandbox_copy is not None:
             tool = self._toolset[rec.name]
             assert tool.state is not None
-            copy, rec.sandbox_copy = rec.sandbox_copy, None
-            if not tool.state.try_adopt(copy):
-                # The real state moved on since the copy was taken: replay on the real state.
-                self._spawn(self._replay(rec), f"replay-{rec.call_id}")
+            if self._undecided_effects(tool.state):
+                # Its copy may hold an early reversible effect that could still be undone:
+                # apply it only once every such effect is decided (kept or compensated).
+                self._deferred.append(rec)
                 return
+            self._apply_sandbox(rec)
+            return
+        self._settle_effect(rec)
         self._emit(ToolCallCommitted(t=self._clock.now(), call_id=rec.call_id))
+
+    def _apply_sandbox(self, rec: CallRecord) -> None:
+        tool = self._toolset[rec.name]
+        assert tool.state is not None and rec.sandbox_copy is not None
+        copy, rec.sandbox_copy = rec.sandbox_copy, None
+        if not tool.state.try_adopt(copy):
+            # The real state moved on since the copy was taken: replay on the real state.
+            self._spawn(self._replay(rec), f"replay-{rec.call_id}")
+            return
+        self._emit(ToolCallCommitted(t=self._clock.now(), call_id=rec.call_id))
+
+    def _undecided_effects(self, cell: Any) -> bool:
+        """Whether a call ran unsandboxed on ``cell`` and its effect may still be undone."""
+        for rec in self.all_records():
+            tool = self._toolset.get(rec.name)
+            if (
+                tool is not None
+                and tool.state is cell
+                and tool.effect.changes_state
+                and not rec.sandboxed
+                and rec.started_s is not None
+                and not rec.effect_settled
+            ):
+                return True
+        return False
+
+    def _settle_effect(self, rec: CallRecord) -> None:
+        """Mark a call's effect on real state final, and apply commits that waited for it."""
+        if rec.effect_settled:
+            return
+        rec.effect_settled = True
+        for waiting in list(self._deferred):
+            cell = self._toolset[waiting.name].state
+            if not self._undecided_effects(cell):
+                self._deferred.remove(waiting)
+                self._apply_sandbox(waiting)
 
     async def _replay(self, rec: CallRecord) -> None:
         tool = self._toolset[rec.name]
@@ -372,10 +422,16 @@ class ToolExecutor:
                     error_type="compensation_failed",
                 )
             )
+            self._settle_effect(rec)
             return
         if tool.state is not None:
             tool.state.touch()
-        self._emit(ToolCallCompensated(t=self._clock.now(), call_id=rec.call_id))
+        self._emit(
+            ToolCallCompensated(
+                t=self._clock.now(), call_id=rec.call_id, notify_model=self._is_current(rec)
+            )
+        )
+        self._settle_effect(rec)
 
     def _finish(
         self,
@@ -393,6 +449,8 @@ class ToolExecutor:
         if not rec.done.done():
             rec.done.set_result(None)
         t = rec.finished_s
+        if status is not CallStatus.DONE:
+            self._settle_effect(rec)  # it had no effect to keep or undo
         if status is not CallStatus.CANCELLED:
             self._emit_outcome(rec, status, t, result, error, error_type, notify)
             if rec.undo_when_done:
@@ -415,12 +473,19 @@ class ToolExecutor:
         error_type: str | None,
         notify: bool,
     ) -> None:
+        current = self._is_current(rec)
         if status is CallStatus.DONE:
-            self._emit(ToolCallFinished(t=t, call_id=rec.call_id, result=result))
+            self._emit(
+                ToolCallFinished(t=t, call_id=rec.call_id, result=result, notify_model=current)
+            )
         elif status is CallStatus.FAILED:
             self._emit(
                 ToolCallFailed(
-                    t=t, call_id=rec.call_id, error=error or "", error_type=error_type or ""
+                    t=t,
+                    call_id=rec.call_id,
+                    error=error or "",
+                    error_type=error_type or "",
+                    notify_model=current,
                 )
             )
         else:

@@ -233,6 +233,10 @@ def render_input(event: Event) -> str | None:
         return f"<{tag}>{event.text}</{tag}>"
     if isinstance(event, Brief):
         return event.text
+    if isinstance(event, (ToolCallFinished, ToolCallFailed, ToolCallCompensated)) and not (
+        event.notify_model
+    ):
+        return None  # an earlier version of a revised call: the model knows it is gone
     if isinstance(event, ToolCallFinished):
         return f'<tool_result id="{event.call_id}">{_json(event.result)}</tool_result>'
     if isinstance(event, ToolCallFailed):

@@ -7,6 +7,7 @@ import json
 from .events import (
     AnswerCompleted,
     AnswerStarted,
+    AnswerSuppressed,
     Event,
     Interrupt,
     ModelOutput,
@@ -62,6 +63,8 @@ def describe(event: Event) -> tuple[str, str] | None:
         return ("error", event.message)
     if isinstance(event, AnswerStarted):
         return ("answer", "first answer token")
+    if isinstance(event, AnswerSuppressed):
+        return ("answer", f"answer held back: {event.reason}")
     if isinstance(event, AnswerCompleted):
         return ("answer", event.text)
     if isinstance(event, Interrupt):

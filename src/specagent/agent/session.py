@@ -37,6 +37,7 @@ from ..clock import Clock
 from ..events import (
     AnswerCompleted,
     AnswerStarted,
+    AnswerSuppressed,
     Event,
     Interrupt,
     ModelOutput,
@@ -360,9 +361,8 @@ class Session:
             elif isinstance(event, ToolCallStarted):
                 started.add(event.call_id)
             elif isinstance(event, (ToolCallFinished, ToolCallFailed, ToolCallCancelled)):
-                if event.call_id in issued and not (
-                    isinstance(event, ToolCallCancelled)
-                    and (not event.notify_model or event.reason == ABORTED)
+                if event.call_id in issued and event.notify_model and not (
+                    isinstance(event, ToolCallCancelled) and event.reason == ABORTED
                 ):
                     outcome[event.call_id] = event
         now = self.clock.now()
@@ -494,6 +494,7 @@ class Session:
             return
         if gen.outcome == "suppressed":
             self._suppressed += 1
+            self._record(AnswerSuppressed(t=self.clock.now(), reason=self._why_no_answer()))
             self._reach_commit_point(gen, below=None)
             self._set_state(AgentState.LISTENING)
             return
@@ -546,6 +547,9 @@ class Session:
         assert self._executor is not None
         return self._final_heard and not self._executor.unfinished()
 
+    def _why_no_answer(self) -> str:
+        return "the user is still speaking" if not self._final_heard else "calls still running"
+
     def _begin_answer(self, t: float | None = None) -> None:
         self._answer_started = self.clock.now() if t is None else t
         self._set_state(AgentState.EMITTING)
@@ -572,6 +576,7 @@ class Session:
             self._reach_commit_point(gen, below=None)
             if not self._answer_allowed():  # an untagged answer, seen only once complete
                 self._suppressed += 1
+                self._record(AnswerSuppressed(t=self.clock.now(), reason=self._why_no_answer()))
                 self._set_state(AgentState.LISTENING)
                 return
             self._record_output(gen, gen.text)
