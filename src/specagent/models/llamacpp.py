@@ -41,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import Clock
-from ..profiles import LatencyProfile, MeasuredProfile, ModelledProfile
+from ..profiles import LatencyProfile, MeasuredProfile
+from .pacing import charge_end, charge_piece
 from .base import ChatMessage, ModelBackend, ModelError, ModelNotInstalledError
 
 __all__ = ["LlamaCppBackend", "StreamStats"]
@@ -312,17 +313,6 @@ class LlamaCppBackend(ModelBackend):
         if not in_flight:
             gen.close()
 
-    async def _charge(self, stats: StreamStats, measured_s: float, first: bool) -> None:
-        profile = self._profile
-        if isinstance(profile, ModelledProfile):
-            dt = profile.prefill_s(stats.new_prompt_tokens) if first else profile.decode_s()
-        elif self._clock.is_virtual:
-            dt = measured_s
-        else:
-            return  # real clock, measured cost: the time has already passed
-        stats.charged_s += dt
-        await self._clock.sleep(dt)
-
     def _snapshot(self, stats: StreamStats) -> None:
         counts: _Counts = self._llama.counts
         stats.prompt_tokens = counts.prompt_tokens
@@ -373,14 +363,25 @@ class LlamaCppBackend(ModelBackend):
                     piece = _content(step.chunk)
                     if not piece:
                         continue
-                    await self._charge(stats, uncharged, first=stats.pieces == 0)
+                    stats.charged_s += await charge_piece(
+                        self._clock,
+                        self._profile,
+                        uncharged,
+                        first=stats.pieces == 0,
+                        prompt_tokens=stats.new_prompt_tokens,
+                    )
                     uncharged = 0.0
                     stats.pieces += 1
                     yield piece
                 # The end-of-turn token was computed too; with nothing shown for it, charge its
                 # measured cost (or, if nothing at all was shown, the modelled prefill).
-                if stats.pieces == 0 or not isinstance(self._profile, ModelledProfile):
-                    await self._charge(stats, uncharged, first=stats.pieces == 0)
+                stats.charged_s += await charge_end(
+                    self._clock,
+                    self._profile,
+                    uncharged,
+                    pieces=stats.pieces,
+                    prompt_tokens=stats.new_prompt_tokens,
+                )
                 stats.finished = True
             finally:
                 self._release(gen)

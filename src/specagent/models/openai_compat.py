@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..clock import Clock
-from ..profiles import LatencyProfile, ModelledProfile
+from ..profiles import LatencyProfile
+from .pacing import charge_end, charge_piece
 from .base import ChatMessage, ModelBackend, ModelError, ModelUnreachableError
 
 __all__ = ["OpenAICompatBackend", "RemoteStreamStats", "estimate_prompt_tokens"]
@@ -188,17 +189,6 @@ class OpenAICompatBackend(ModelBackend):
 
     # --- the stream --------------------------------------------------------------------------
 
-    async def _charge(self, stats: RemoteStreamStats, measured_s: float, first: bool) -> None:
-        profile = self._profile
-        if isinstance(profile, ModelledProfile):
-            dt = profile.prefill_s(stats.estimated_prompt_tokens) if first else profile.decode_s()
-        elif self._clock.is_virtual:
-            dt = measured_s
-        else:
-            return  # real clock: the time has already passed
-        stats.charged_s += dt
-        await self._clock.sleep(dt)
-
     async def stream(
         self, messages: Sequence[ChatMessage], *, max_tokens: int = 256
     ) -> AsyncIterator[str]:
@@ -227,12 +217,23 @@ class OpenAICompatBackend(ModelBackend):
                     continue
                 if stats.pieces == 0:
                     stats.first_piece_s = stats.network_s
-                await self._charge(stats, uncharged, first=stats.pieces == 0)
+                stats.charged_s += await charge_piece(
+                    self._clock,
+                    self._profile,
+                    uncharged,
+                    first=stats.pieces == 0,
+                    prompt_tokens=stats.estimated_prompt_tokens,
+                )
                 uncharged = 0.0
                 stats.pieces += 1
                 yield piece
-            if stats.pieces == 0 or not isinstance(self._profile, ModelledProfile):
-                await self._charge(stats, uncharged, first=stats.pieces == 0)
+            stats.charged_s += await charge_end(
+                self._clock,
+                self._profile,
+                uncharged,
+                pieces=stats.pieces,
+                prompt_tokens=stats.estimated_prompt_tokens,
+            )
             stats.finished = True
         finally:
             await self._close_response(response)
