@@ -527,3 +527,16 @@ def test_render_input_brief_is_plain_text() -> None:
 )
 def test_render_input_ignores_events_the_model_never_sees(event: Any) -> None:
     assert render_input(event) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<tool_result id="1">{"flights": []}</tool_result>',
+        "<partial_query_update>more</partial_query_update>",
+        '<cancel id="2"/>',
+    ],
+)
+def test_an_output_that_impersonates_an_input_is_a_parse_error(text):
+    with pytest.raises(ParseError, match="input tag"):
+        parse_output(text, 1)

@@ -289,6 +289,9 @@ _PAUSE_RE = re.compile(r"<pause\s*/?>")
 _ANSWER_OPEN = "<answer>"
 _ANSWER_CLOSE = "</answer>"
 _FENCE_RE = re.compile(r"```(?:json|tool_call|JSON)?\s*(?P<body>[\[{].*?)\s*```", re.S)
+_INPUT_TAG_RE = re.compile(
+    r"<(tool_result|partial_query_update|final_query_update|cancel|protocol_error)\b"
+)
 _UNCLOSED_CALL_RE = re.compile(r"<tool_call(?P<attrs>[^>]*)>(?P<body>.*)", re.S)
 _ATTR_RE = re.compile(r"(\w+)\s*=\s*\"([^\"]*)\"")
 
@@ -512,6 +515,11 @@ def parse_output(text: str, next_id: int) -> ParsedOutput:
         body = stripped[:bare_end] if bare_end else stripped
         action, more = _call_from_json(body, text, None, (), next_id)
         return ParsedOutput(think, action, tuple(notes + ["bare_json"] + more))
+    if _INPUT_TAG_RE.match(stripped):
+        raise ParseError(
+            "that is an input tag; write one action: <tool_call>, <remove/>, <pause/> or <answer>",
+            text,
+        )
     unclosed = _UNCLOSED_CALL_RE.match(stripped)
     if unclosed and _bare_json_end(unclosed.group("body")) is not None:
         body = unclosed.group("body")

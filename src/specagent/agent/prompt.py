@@ -16,8 +16,10 @@ Reply with exactly ONE action:
 <tool_call id="N">{"name": "TOOL", "arguments": {...}}</tool_call> to call a tool (ids 1, 2, 3, ...)
 <pause/> to wait for more words or results
 <answer>...</answer> to reply, after the final update, using the tool results.
-Look things up as soon as you know what to look up, even before the user has finished. \
-Use only the tools the request needs, and never invent results.
+Look things up as soon as the words so far say what to look up, even before the user has \
+finished. Never guess a city, date, name or id the user has not said: <pause/> instead. If \
+later words change what a call should be, write it again with the same id and the new \
+arguments, or remove it. Use only the tools the request needs, and never invent results.
 
 Tools:
 """

@@ -27,7 +27,13 @@ from ..executor import LatencyFn
 from ..sandbox import StateCell
 from ..tools import Effect, Toolset, tool
 
-__all__ = ["AssistantWorld", "assistant_toolset", "tool_latency", "EXAMPLE_REQUESTS"]
+__all__ = [
+    "AssistantWorld",
+    "assistant_toolset",
+    "tool_latency",
+    "EXAMPLE_REQUESTS",
+    "check_example",
+]
 
 _WEATHER = {
     "paris": ("sunny", 21),
@@ -49,10 +55,53 @@ EXAMPLE_REQUESTS = {
     "weather-and-table": "What's the weather in Paris tomorrow and can you reserve a table "
     "for two at a French restaurant there at eight?",
     "flight": "Find me a flight from New York to Denver on Friday and book the cheapest one.",
-    "correction": "Book me a flight to Boston, no wait, to Denver, from New York on Friday.",
     "calendar": "Put lunch with Sam on my calendar for Friday at noon and tell me the weather "
     "in Boston that day.",
+    "correction": "Book me a flight to Boston, no wait, to Denver, from New York on Friday.",
 }
+
+
+def _is_evening_eight(time: str) -> bool:
+    t = time.lower().replace(" ", "")
+    return t in {"20:00", "8pm", "8:00pm", "20h", "8:00", "8", "eight", "20"}
+
+
+def check_example(name: str, world: AssistantWorld) -> bool:
+    """Whether the committed effects are what the example request asked for (and only that)."""
+    if name == "weather-and-table":
+        return (
+            not world.flight_bookings
+            and not world.messages
+            and not world.calendar
+            and len(world.reservations) == 1
+            and all(
+                r["restaurant_id"] in {"r1", "r2"}
+                and r["party_size"] == 2
+                and _is_evening_eight(str(r["time"]))
+                for r in world.reservations.values()
+            )
+        )
+    if name in ("flight", "correction"):
+        denver = {f["flight_id"] for f in _flights("New York", "Denver", "friday")}
+        wanted = {_flights("New York", "Denver", "friday")[0]["flight_id"]} if name == "flight" else denver
+        return (
+            len(world.flight_bookings) == 1
+            and world.flight_bookings[0]["flight_id"] in wanted
+            and not world.reservations
+            and not world.messages
+            and not world.calendar
+        )
+    if name == "calendar":
+        return (
+            len(world.calendar) == 1
+            and world.calendar[0]["date"].lower() == "friday"
+            and world.calendar[0]["time"].lower().replace(" ", "") in {"12:00", "noon", "12pm"}
+            and "sam" in world.calendar[0]["title"].lower()
+            and not world.flight_bookings
+            and not world.reservations
+            and not world.messages
+        )
+    raise ValueError(f"unknown example {name!r}; known: {', '.join(EXAMPLE_REQUESTS)}")
 
 
 @dataclass
