@@ -14,7 +14,7 @@ from specagent.models import ScriptedBackend
 
 from test_session import World, call, everything_said, make_tools, model_said, speech
 
-REQUEST = speech((1.0, "book me"), (2.0, "a table"), (3.0, "and check Paris"))
+REQUEST = speech((1.0, "book me a table"), (2.0, "and also"), (3.0, "check Paris"))
 
 
 def responder(messages):
@@ -49,7 +49,8 @@ def crash_after_booking(store: SQLiteLedgerStore, world: World) -> str:
 
     async def main():
         task = asyncio.create_task(session.run(REQUEST))
-        await booked.wait()
+        async with asyncio.timeout(60):  # virtual seconds: a regression fails, never hangs
+            await booked.wait()
         task.cancel()  # the process dies right after the booking went through
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -110,7 +111,8 @@ def test_state_changing_call_running_at_the_crash_is_reported_not_retried(tmp_pa
 
     async def main():
         task = asyncio.create_task(session.run(REQUEST))
-        await started.wait()
+        async with asyncio.timeout(60):
+            await started.wait()
         await clock.sleep(0.5)  # the booking is in flight when the process dies
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -246,7 +246,7 @@ def test_injection_order_user_speech_before_tool_result_at_the_same_time():
     # call 1 is issued at 1.0 + 0.1 (ttft) + 12 tokens; its result lands exactly when the user
     # speaks again.
     issue_t = 1.0 + 0.1 + 0.02 * (len(split_tokens(call(1, "lookup", '{"city": "Paris"}'))) - 1)
-    chunks = speech((1.0, "start"), (issue_t + 0.5, "final words"))
+    chunks = speech((1.0, "start with Paris"), (issue_t + 0.5, "final words"))
     session = Session(
         ScriptedBackend(clock, responder),
         make_tools(world),
@@ -274,7 +274,7 @@ def test_state_changing_call_waits_for_the_final_update():
             return call(1, "book", '{"item": "table"}')
         return "<pause/>"
 
-    chunks = speech((1.0, "book me"), (2.0, "a table"), (6.0, "thanks"))
+    chunks = speech((1.0, "book me a table"), (2.0, "for tonight"), (6.0, "thanks"))
     session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, Policy.ASYNC)
     result, _ = run(session, clock, chunks)
     (booking,) = result.tool_calls
@@ -480,3 +480,38 @@ def test_an_action_being_written_is_finished_before_the_event_is_injected(k):
     assert result.tool_calls[0].issued_s < arrive + 1.0
     assert "tomorrow" in seen[1][-1].content  # injected right after the action
     assert result.answer == "sunny" and others == []
+
+
+class _FailingBackend(ScriptedBackend):
+    def __init__(self, clock, error):
+        super().__init__(clock, ["<pause/>"] * 50)
+        self.error = error
+
+    async def stream(self, messages, *, max_tokens=256):
+        yield "<think>"
+        raise self.error
+
+
+def test_a_model_error_reaches_the_caller_typed_and_leaves_no_task():
+    from specagent.models.base import ModelUnreachableError
+
+    clock, world = VirtualClock(), World()
+    error = ModelUnreachableError("model server at http://127.0.0.1:9/v1 did not answer")
+    session = Session(_FailingBackend(clock, error), make_tools(world), clock, Policy.ASYNC)
+
+    async def main():
+        with pytest.raises(ModelUnreachableError, match="127.0.0.1:9"):
+            await session.run(WEATHER)
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert clock.run(main()) == []
+
+
+def test_a_full_context_ends_the_session_cleanly():
+    from specagent.models.base import ContextWindowExceeded
+
+    clock, world = VirtualClock(), World()
+    backend = _FailingBackend(clock, ContextWindowExceeded("8200 tokens exceed 8192"))
+    session = Session(backend, make_tools(world), clock, Policy.ASYNC)
+    result, others = run(session, clock, WEATHER)
+    assert result.ended == "context_full" and others == []

@@ -74,3 +74,5 @@ class SpeculationStats:
     """Calls that waited for their commit point."""
     revisions_kept: int
     """Re-emitted calls the semantic guard found equivalent (result kept, nothing rerun)."""
+    ungrounded_refused: int = 0
+    """Early calls not run because they used values nobody had said yet."""

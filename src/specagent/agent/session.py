@@ -63,7 +63,7 @@ from ..executor import (
     ToolExecutor,
 )
 from ..ledger import Ledger, SQLiteLedgerStore
-from ..models.base import ModelBackend
+from ..models.base import ContextWindowExceeded, ModelBackend
 from ..protocol import (
     AnswerAction,
     ContextRenderer,
@@ -78,6 +78,7 @@ from ..protocol import (
     render_interrupted,
     render_messages,
 )
+from ..grounding import ungrounded_values
 from ..speculation import Mechanism, SpeculationStats, mechanism_for
 from ..tools import InvalidArgumentsError, Tool, Toolset
 from .inbox import Inbox
@@ -104,6 +105,8 @@ class SessionConfig:
     """Consecutive unreadable outputs before the session gives up."""
     max_stalls: int = 2
     """Times the model may pause with nothing left to wait for before the session gives up."""
+    ground_early_calls: bool = True
+    """Before the final update, refuse calls whose values nobody has said (see grounding)."""
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,24 @@ class SessionResult:
 _SESSION_START = "session-start"
 
 
+def _sole_error(group: BaseExceptionGroup) -> BaseException:
+    """The one error a task group wrapped (a model or tool failure), else the group itself.
+
+    Task groups wrap even a single failure; callers should get the typed error they can act on.
+    """
+    leaves: list[BaseException] = []
+
+    def collect(error: BaseException) -> None:
+        if isinstance(error, BaseExceptionGroup):
+            for inner in error.exceptions:
+                collect(inner)
+        else:
+            leaves.append(error)
+
+    collect(group)
+    return leaves[0] if len(leaves) == 1 else group
+
+
 def _has_reasoning(text: str) -> bool:
     start = text.find("<think>")
     return start >= 0 and bool(text[start + len("<think>") :].replace("</think>", "").strip())
@@ -252,6 +273,7 @@ class Session:
         self._executor: ToolExecutor | None = None
         self._awaiting_commit: set[int] = set()  # state-changing calls before their commit point
         self._revisions_kept = 0
+        self._ungrounded = 0
         self._final_heard = False
         self._speech_done = False
         self._dirty = False
@@ -289,17 +311,20 @@ class Session:
         speech = [
             UserSpeech(t=t0 + chunk.t, text=chunk.text, final=chunk.final) for chunk in speech
         ]
-        async with ToolExecutor(
-            self.toolset, self.clock, self._on_emit, latency=self._latency
-        ) as executor, asyncio.TaskGroup() as group:
-            self._executor = executor
-            heard = self._restore() if resuming else 0
-            feeder = group.create_task(self._feed(speech[heard:]), name="speech-feed")
-            try:
-                await self._loop()
-                await self._settle()
-            finally:
-                feeder.cancel()
+        try:
+            async with ToolExecutor(
+                self.toolset, self.clock, self._on_emit, latency=self._latency
+            ) as executor, asyncio.TaskGroup() as group:
+                self._executor = executor
+                heard = self._restore() if resuming else 0
+                feeder = group.create_task(self._feed(speech[heard:]), name="speech-feed")
+                try:
+                    await self._loop()
+                    await self._settle()
+                finally:
+                    feeder.cancel()
+        except BaseExceptionGroup as group_error:
+            raise _sole_error(group_error) from None
         self._set_state(AgentState.DONE)
         self._record(SessionEnded(t=self.clock.now(), reason=self._ended))
         return self._result(speech[-1].t)
@@ -484,7 +509,12 @@ class Session:
         self._generations += 1
         self._dirty = False
         messages = self._renderer.render(self.ledger.events, self.prompt)
-        gen = await self._generate(messages)
+        try:
+            gen = await self._generate(messages)
+        except ContextWindowExceeded as exc:
+            self._record(ProtocolError(t=self.clock.now(), message=str(exc)))
+            self._finish("context_full")
+            return
         self._tokens += gen.tokens
         if gen.outcome == "interrupted":
             self._interrupted += 1
@@ -645,6 +675,17 @@ class Session:
         ):
             self._dirty = False  # the model repeated a call it already made
             return False
+        if self.config.ground_early_calls and not self._final_heard:
+            guesses = ungrounded_values(action.arguments, self._evidence())
+            if guesses:
+                self._ungrounded += 1
+                message = (
+                    f"call {action.call_id} was not run: {', '.join(map(repr, guesses))} "
+                    "has not been said yet; <pause/> until the user says it"
+                )
+                self._record(ProtocolError(t=now, message=message))
+                self._dirty = False  # wait for more words
+                return True
         event_type = ToolCallRevised if existing is not None else ToolCallIssued
         if live:
             executor.withdraw(action.call_id, "revised", notify=False)
@@ -681,6 +722,16 @@ class Session:
         else:
             self._dirty = True  # the model may issue more calls before it pauses
         return True
+
+    def _evidence(self) -> str:
+        """What the session has seen so far: the user's words and every tool result."""
+        parts = []
+        for event in self.ledger:
+            if isinstance(event, UserSpeech):
+                parts.append(event.text)
+            elif isinstance(event, ToolCallFinished):
+                parts.append(json.dumps(event.result, default=str))
+        return " ".join(parts)
 
     def _on_remove(self, action: RemoveAction) -> None:
         """Withdraw a call and, in cascade, every call that depends on it."""
@@ -791,6 +842,7 @@ class Session:
             compensated=sum(r.disposition is Disposition.COMPENSATED for r in records),
             held=sum(r.held for r in records),
             revisions_kept=self._revisions_kept,
+            ungrounded_refused=self._ungrounded,
         )
 
     def _result(self, last_word_s: float) -> SessionResult:

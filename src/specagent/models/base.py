@@ -19,6 +19,7 @@ __all__ = [
     "ModelError",
     "ModelNotInstalledError",
     "ModelUnreachableError",
+    "ContextWindowExceeded",
 ]
 
 
@@ -32,6 +33,10 @@ class ModelNotInstalledError(ModelError):
 
 class ModelUnreachableError(ModelError):
     """A model server did not answer. The message names the URL."""
+
+
+class ContextWindowExceeded(ModelError):
+    """The context no longer fits the model's window."""
 
 
 class ModelBackend(ABC):

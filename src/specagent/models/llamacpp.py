@@ -43,7 +43,13 @@ from typing import Any
 from ..clock import Clock
 from ..profiles import LatencyProfile, MeasuredProfile
 from .pacing import charge_end, charge_piece
-from .base import ChatMessage, ModelBackend, ModelError, ModelNotInstalledError
+from .base import (
+    ChatMessage,
+    ContextWindowExceeded,
+    ModelBackend,
+    ModelError,
+    ModelNotInstalledError,
+)
 
 __all__ = ["LlamaCppBackend", "StreamStats"]
 
@@ -177,7 +183,7 @@ class LlamaCppBackend(ModelBackend):
         clock: Clock,
         profile: LatencyProfile = MeasuredProfile(),
         *,
-        n_ctx: int = 4096,
+        n_ctx: int = 8192,
         n_threads: int = 2,
         seed: int = 0,
     ) -> None:
@@ -355,7 +361,12 @@ class LlamaCppBackend(ModelBackend):
                     if stats.generated_tokens and not stats.first_piece_s:
                         stats.first_piece_s = stats.compute_s
                     if step.error is not None:
-                        raise ModelError(
+                        error_type = (
+                            ContextWindowExceeded
+                            if "context window" in str(step.error)
+                            else ModelError
+                        )
+                        raise error_type(
                             f"{self.name}: llama.cpp failed: {step.error}"
                         ) from step.error
                     if step.chunk is _END:

@@ -1,0 +1,52 @@
+"""The grounding guard refuses early calls built on values nobody has said."""
+
+from __future__ import annotations
+
+from specagent.agent import Policy, Session
+from specagent.clock import VirtualClock
+from specagent.events import ProtocolError
+from specagent.grounding import ungrounded_values
+from specagent.models import ScriptedBackend
+
+from test_session import World, call, everything_said, make_tools, run, speech
+
+
+def test_ungrounded_values():
+    heard = "What's the weather in Paris"
+    assert ungrounded_values({"city": "Paris"}, heard) == []
+    assert ungrounded_values({"city": "paris,"}, heard) == []
+    assert ungrounded_values({"city": "New York"}, heard) == ["New York"]
+    assert ungrounded_values({"n": 2, "ref": "$1.id", "x": "am"}, heard) == []
+    assert ungrounded_values({"filter": {"city": ["Rome"]}}, heard) == ["Rome"]
+
+
+def test_an_early_guess_is_not_run_and_the_model_is_told():
+    clock, world = VirtualClock(), World()
+
+    def responder(messages):
+        said = everything_said(messages)
+        if 'tool_result id="1"' in said:
+            return "<answer>sunny</answer>"
+        if "Paris" in said and "not been said" in said:
+            return call(1, "lookup", '{"city": "Paris"}')
+        if "not been said" in said:
+            return "<pause/>"
+        return call(1, "lookup", '{"city": "London"}')  # a guess
+
+    chunks = speech((1.0, "what's the weather"), (2.0, "in Paris"), (3.0, "please"))
+    session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, Policy.ASYNC)
+    result, others = run(session, clock, chunks)
+    assert [c.arguments for c in result.tool_calls] == [{"city": "Paris"}]
+    assert world.lookups == 1 and result.speculation.ungrounded_refused == 1
+    assert any(isinstance(e, ProtocolError) and "London" in e.message for e in result.ledger)
+    assert result.protocol_errors == 0 and result.answer == "sunny" and others == []
+
+
+def test_after_the_final_update_the_guard_stands_aside():
+    clock, world = VirtualClock(), World()
+    outputs = iter([call(1, "lookup", '{"city": "London"}'), "<answer>ok</answer>"])
+    session = Session(
+        ScriptedBackend(clock, lambda m: next(outputs)), make_tools(world), clock, Policy.SYNC
+    )
+    result, _ = run(session, clock, speech((1.0, "weather please")))
+    assert world.lookups == 1 and result.speculation.ungrounded_refused == 0
