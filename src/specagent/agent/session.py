@@ -107,6 +107,12 @@ class SessionConfig:
     """Times the model may pause with nothing left to wait for before the session gives up."""
     ground_early_calls: bool = True
     """Before the final update, refuse calls whose values nobody has said (see grounding)."""
+    continue_after_call: bool = False
+    """Generate again right after a tool call (to issue parallel calls) instead of waiting for
+    the next event. Off by default: untrained models read their own result-less call as a cue
+    to invent more calls (measured: 10+ unrequested calls a request). A call held for its
+    commit point after the final update always gets one continuation, so the model can move
+    on and commit it."""
 
 
 @dataclass(frozen=True)
@@ -720,7 +726,8 @@ class Session:
             self._awaiting = None if rec.status.terminal else action.call_id
             self._dirty = rec.status.terminal  # an instant failure is already in the inbox
         else:
-            self._dirty = True  # the model may issue more calls before it pauses
+            held_for_commit = action.call_id in self._awaiting_commit and self._final_heard
+            self._dirty = self.config.continue_after_call or held_for_commit
         return True
 
     def _evidence(self) -> str:
