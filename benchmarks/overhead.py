@@ -111,7 +111,8 @@ class LongResponder:
             and self.updates_seen % self.tool_every == 0
         ):
             self.calls += 1
-            return _call(self.calls, f"k{self.updates_seen}")
+            word = text.rsplit("<partial_query_update>", 1)[1].split("<", 1)[0].split()[-1]
+            return _call(self.calls, word)  # a word the user said: the call is grounded
         return "<pause/>"
 
 
@@ -160,7 +161,8 @@ def short_responder(messages: Sequence[ChatMessage]) -> str:
         return "<answer>There is a table at seven.</answer>"
     called = any("<tool_call" in m.content for m in messages if m.role == "assistant")
     if not called and sum(len(h.split()) for h in heard) >= 6:
-        return _call(1, "table")
+        first_word = heard[0].split(">", 1)[1].split()[0]
+        return _call(1, first_word)  # a word the user said: the call is grounded
     return "<pause/>"
 
 
