@@ -27,9 +27,9 @@ def test_an_early_guess_is_not_run_and_the_model_is_told():
         said = everything_said(messages)
         if 'tool_result id="1"' in said:
             return "<answer>sunny</answer>"
-        if "Paris" in said and "not been said" in said:
+        if "Paris" in said and "has not said" in said:
             return call(1, "lookup", '{"city": "Paris"}')
-        if "not been said" in said:
+        if "has not said" in said:
             return "<pause/>"
         return call(1, "lookup", '{"city": "London"}')  # a guess
 
@@ -50,3 +50,26 @@ def test_after_the_final_update_the_guard_stands_aside():
     )
     result, _ = run(session, clock, speech((1.0, "weather please")))
     assert world.lookups == 1 and result.speculation.ungrounded_refused == 0
+
+
+def test_a_guess_written_while_newer_words_wait_is_dropped_silently():
+    """The call was written before 'in Paris' was heard: drop it and let the model rewrite."""
+    clock, world = VirtualClock(), World()
+    contexts = []
+
+    def responder(messages):
+        contexts.append(everything_said(messages))
+        said = contexts[-1]
+        if 'tool_result id="1"' in said:
+            return "<answer>sunny</answer>"
+        if "Paris" in said:
+            return call(1, "lookup", '{"city": "Paris"}')
+        return "<think>hmm</think>" + call(1, "lookup", '{"city": "London"}')
+
+    # "in Paris" arrives while the London guess is being written (tokens 20 ms apart)
+    chunks = speech((1.0, "what's the weather"), (1.15, "in Paris"), (4.0, "please"))
+    session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, Policy.ASYNC)
+    result, others = run(session, clock, chunks)
+    assert [c.arguments for c in result.tool_calls] == [{"city": "Paris"}]
+    assert not any(isinstance(e, ProtocolError) for e in result.ledger)  # nothing to confuse it
+    assert result.speculation.ungrounded_refused == 1 and others == []

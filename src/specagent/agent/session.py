@@ -623,6 +623,13 @@ class Session:
             self._record(AnswerCompleted(t=self._answer_done, text=action.text))
             self._finish("answered")
             return
+        if isinstance(action, ToolCallAction) and self._guesses(action) and self._speech_waiting():
+            # Written before the words now waiting were heard, on a value nobody had said:
+            # drop it as if interrupted; the model writes again with those words in view.
+            self._interrupted += 1
+            self._ungrounded += 1
+            self._set_state(AgentState.LISTENING)
+            return
         self._record_output(gen, gen.text)
         self._set_state(AgentState.LISTENING)
         if isinstance(action, ToolCallAction):
@@ -681,17 +688,17 @@ class Session:
         ):
             self._dirty = False  # the model repeated a call it already made
             return False
-        if self.config.ground_early_calls and not self._final_heard:
-            guesses = ungrounded_values(action.arguments, self._evidence())
-            if guesses:
-                self._ungrounded += 1
-                message = (
-                    f"call {action.call_id} was not run: {', '.join(map(repr, guesses))} "
-                    "has not been said yet; <pause/> until the user says it"
-                )
-                self._record(ProtocolError(t=now, message=message))
-                self._dirty = False  # wait for more words
-                return True
+        guesses = self._guesses(action)
+        if guesses:
+            self._ungrounded += 1
+            quoted = " and ".join(repr(g) for g in guesses)
+            message = (
+                f"call {action.call_id} was not run: the user has not said {quoted}. "
+                "Use only what the user said; wait for more words if you need them."
+            )
+            self._record(ProtocolError(t=now, message=message))
+            self._dirty = False  # wait for more words
+            return True
         event_type = ToolCallRevised if existing is not None else ToolCallIssued
         if live:
             executor.withdraw(action.call_id, "revised", notify=False)
@@ -729,6 +736,15 @@ class Session:
             held_for_commit = action.call_id in self._awaiting_commit and self._final_heard
             self._dirty = self.config.continue_after_call or held_for_commit
         return True
+
+    def _guesses(self, action: ToolCallAction) -> list[str]:
+        """Values of an early call that nobody has said (empty once the user has finished)."""
+        if not self.config.ground_early_calls or self._final_heard:
+            return []
+        return ungrounded_values(action.arguments, self._evidence())
+
+    def _speech_waiting(self) -> bool:
+        return isinstance(self._inbox.peek(), UserSpeech)
 
     def _evidence(self) -> str:
         """What the session has seen so far: the user's words and every tool result."""
