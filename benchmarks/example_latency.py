@@ -75,6 +75,7 @@ def main() -> int:
             )
 
     print()
+    print("latency over answered runs only; compare per example (see the JSON) where runs differ")
     print(f"{'policy':12s} {'mean latency':>13s} {'median':>8s} {'correct':>8s} {'run early':>10s}")
     summary = {}
     for policy in policies:
