@@ -98,7 +98,7 @@ def main() -> int:
         )
     sync = summary.get("sync", {}).get("mean_latency_s")
     if sync:
-        for name, s in summary.items():
+        for s in summary.values():
             if s["mean_latency_s"]:
                 s["speedup_vs_sync"] = sync / s["mean_latency_s"]
     if args.out:
