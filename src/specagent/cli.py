@@ -189,6 +189,11 @@ def run(
         runs[pol.value] = record
         if not as_json:
             _print_summary(out, outcome.result)
+    if "sync" in runs:
+        for record in runs.values():
+            record["extra_tokens_vs_sync"] = (
+                record["tokens_generated"] - runs["sync"]["tokens_generated"]
+            )
     if as_json:
         payload: dict[str, Any] = next(iter(runs.values())) if len(runs) == 1 else {"runs": runs}
         json.dump(payload, sys.stdout, indent=2, default=str)
@@ -220,12 +225,18 @@ def _print_summary(out: Console, result: SessionResult) -> None:
 
 def _print_comparison(out: Console, runs: dict[str, dict[str, Any]]) -> None:
     table = Table(title="policies compared (latency from the user's last word)")
-    for col in ("policy", "latency", "first token", "tool calls", "answer"):
+    for col in ("policy", "latency", "first token", "tool calls", "extra tokens", "answer"):
         table.add_column(col)
     for name, r in runs.items():
-        calls = ", ".join(f"{c['name']}[{c['status']}]" for c in r["tool_calls"])
+        calls = ", ".join(f"{c['name']}[{c['disposition']}]" for c in r["tool_calls"])
+        extra = r.get("extra_tokens_vs_sync")
         table.add_row(
-            name, _fmt(r["latency_s"]), _fmt(r["first_token_latency_s"]), calls, str(r["answer"])
+            name,
+            _fmt(r["latency_s"]),
+            _fmt(r["first_token_latency_s"]),
+            calls,
+            "-" if extra is None else f"{extra:+d}",
+            str(r["answer"]),
         )
     out.print(table)
     states = {json.dumps(r["committed_state"], sort_keys=True) for r in runs.values()}
