@@ -515,3 +515,23 @@ def test_a_full_context_ends_the_session_cleanly():
     session = Session(backend, make_tools(world), clock, Policy.ASYNC)
     result, others = run(session, clock, WEATHER)
     assert result.ended == "context_full" and others == []
+
+
+def test_interrupt_stops_the_generation_at_once_and_the_session_goes_on():
+    clock, world = VirtualClock(), World()
+    long_thought = "<think>" + "w " * 200 + "</think><pause/>"
+    outputs = iter([long_thought, "<answer>ok</answer>"])
+    backend = ScriptedBackend(clock, lambda m: next(outputs), ttft_s=0.1, token_s=0.02)
+    session = Session(backend, make_tools(world), clock, Policy.ASYNC)
+
+    async def main():
+        task = asyncio.create_task(session.run(speech((1.0, "hello there"))))
+        await clock.sleep_until(1.5)  # 20 tokens into a 200-token thought
+        session.interrupt("barge-in")
+        result = await task
+        return result, [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    result, others = clock.run(main())
+    first = [e for e in result.ledger if isinstance(e, ModelOutput)][0]
+    assert first.interrupted and first.tokens <= 22  # stopped within a token of the interrupt
+    assert result.answer == "ok" and others == [] and backend.open_streams == 0
