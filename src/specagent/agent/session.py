@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import enum
 import json
 from collections.abc import Callable, Sequence
@@ -82,6 +81,7 @@ from ..grounding import ungrounded_values
 from ..speculation import Mechanism, SpeculationStats, mechanism_for
 from ..tools import InvalidArgumentsError, Tool, Toolset
 from .inbox import Inbox
+from .records import SessionConfig, SessionResult, ToolCallReport
 from .policies import Policy
 from .prompt import system_prompt
 
@@ -94,109 +94,6 @@ class AgentState(enum.Enum):
     GENERATING = "generating"
     EMITTING = "emitting"
     DONE = "done"
-
-
-@dataclass(frozen=True)
-class SessionConfig:
-    max_tokens: int = 160
-    """Tokens one generation may write before it is cut."""
-    max_generations: int = 40
-    max_protocol_errors: int = 4
-    """Consecutive unreadable outputs before the session gives up."""
-    max_stalls: int = 2
-    """Times the model may pause with nothing left to wait for before the session gives up."""
-    ground_early_calls: bool = True
-    """Before the final update, refuse calls whose values nobody has said (see grounding)."""
-    continue_after_call: bool = False
-    """Generate again right after a tool call (to issue parallel calls) instead of waiting for
-    the next event. Off by default: untrained models read their own result-less call as a cue
-    to invent more calls (measured: 10+ unrequested calls a request). A call held for its
-    commit point after the final update always gets one continuation, so the model can move
-    on and commit it."""
-
-
-@dataclass(frozen=True)
-class ToolCallReport:
-    call_id: int
-    name: str
-    arguments: dict[str, Any]
-    effect: str | None
-    status: str
-    held: bool
-    issued_s: float
-    started_s: float | None
-    finished_s: float | None
-    result: Any = None
-    error: str | None = None
-    disposition: str | None = None
-    sandboxed: bool = False
-
-
-@dataclass(frozen=True)
-class SessionResult:
-    """What a session produced and how long it took (times are clock seconds)."""
-
-    policy: str
-    ended: str
-    answer: str | None
-    last_word_s: float
-    answer_started_s: float | None
-    answer_done_s: float | None
-    tool_calls: tuple[ToolCallReport, ...]
-    generations: int
-    interrupted_generations: int
-    suppressed_answers: int
-    tokens_generated: int
-    protocol_errors: int
-    speculation: SpeculationStats
-    ledger: Ledger = field(repr=False)
-
-    @property
-    def latency_s(self) -> float | None:
-        """User's last word to answer complete (never negative)."""
-        if self.answer_done_s is None:
-            return None
-        return max(0.0, self.answer_done_s - self.last_word_s)
-
-    @property
-    def first_token_latency_s(self) -> float | None:
-        if self.answer_started_s is None:
-            return None
-        return max(0.0, self.answer_started_s - self.last_word_s)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "policy": self.policy,
-            "ended": self.ended,
-            "answer": self.answer,
-            "latency_s": self.latency_s,
-            "first_token_latency_s": self.first_token_latency_s,
-            "last_word_s": self.last_word_s,
-            "answer_done_s": self.answer_done_s,
-            "generations": self.generations,
-            "interrupted_generations": self.interrupted_generations,
-            "suppressed_answers": self.suppressed_answers,
-            "tokens_generated": self.tokens_generated,
-            "protocol_errors": self.protocol_errors,
-            "speculation": dataclasses.asdict(self.speculation),
-            "tool_calls": [
-                {
-                    "id": c.call_id,
-                    "name": c.name,
-                    "arguments": c.arguments,
-                    "effect": c.effect,
-                    "status": c.status,
-                    "disposition": c.disposition,
-                    "sandboxed": c.sandboxed,
-                    "held": c.held,
-                    "issued_s": c.issued_s,
-                    "started_s": c.started_s,
-                    "finished_s": c.finished_s,
-                    "error": c.error,
-                }
-                for c in self.tool_calls
-            ],
-        }
 
 
 _SESSION_START = "session-start"
