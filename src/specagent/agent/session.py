@@ -88,6 +88,20 @@ from .prompt import system_prompt
 __all__ = ["AgentState", "Session", "SessionConfig", "SessionResult", "ToolCallReport"]
 
 
+def _current_turn_start(ledger: Ledger) -> int:
+    """Index just after the last ended turn: earlier turns of a conversation are history."""
+    for index in range(len(ledger) - 1, -1, -1):
+        if isinstance(ledger.events[index], SessionEnded):
+            return index + 1
+    return 0
+
+
+def _next_call_id(ledger: Ledger) -> int:
+    """Call ids keep counting across the turns of a conversation."""
+    ids = [e.call_id for e in ledger if isinstance(e, (ToolCallIssued, ToolCallRevised))]
+    return max(ids, default=0) + 1
+
+
 class AgentState(enum.Enum):
     IDLE = "idle"
     LISTENING = "listening"
@@ -187,6 +201,7 @@ class Session:
         self._answer_started: float | None = None
         self._answer_done: float | None = None
         self._next_id = 1
+        self._turn_start = 0  # index in the ledger where this turn begins (set by run)
         self._generations = 0
         self._interrupted = 0
         self._suppressed = 0
@@ -201,13 +216,18 @@ class Session:
         """Play the user's timed speech to the agent and return when it has answered.
 
         Speech times are relative to the session's start (after the backend's warm-up).
+        Given a ledger of earlier turns (each ended by ``SessionEnded``), this plays the next
+        turn of the same conversation: the model sees the earlier turns and call ids go on
+        counting. Given a ledger whose last turn did not end, it resumes that turn.
         Every event is recorded in the ledger the moment it happens; the inbox only decides
         when the loop looks at it.
         """
         if not speech or not speech[-1].final:
             raise ValueError("speech must be a non-empty sequence ending with a final update")
         await self.backend.warm_up(render_messages([], self.prompt))
-        resuming = len(self.ledger) > 0
+        self._turn_start = _current_turn_start(self.ledger)
+        self._next_id = _next_call_id(self.ledger)
+        resuming = len(self.ledger) > self._turn_start
         t0 = self._start_time() if resuming else self.clock.now()
         if not resuming:
             self._record(Timer(t=t0, name=_SESSION_START))
@@ -252,7 +272,7 @@ class Session:
         ledger = Ledger.load(store, session_id)
         if not len(ledger):
             raise ValueError(f"no stored session {session_id!r} in {store.path}")
-        if any(isinstance(e, SessionEnded) for e in ledger):
+        if isinstance(ledger.events[-1], SessionEnded):
             raise ValueError(f"session {session_id!r} already ended; nothing to resume")
         return cls(backend, toolset, clock, policy, ledger=ledger, **options)
 
@@ -262,11 +282,16 @@ class Session:
 
     # -- resuming ---------------------------------------------------------------------------
 
+    def _turn_events(self) -> Sequence[Event]:
+        """This turn's events: the ledger after the previous turns of the conversation."""
+        return self.ledger.events[self._turn_start :]
+
     def _start_time(self) -> float:
-        for event in self.ledger:
+        turn = self._turn_events()
+        for event in turn:
             if isinstance(event, Timer) and event.name == _SESSION_START:
                 return event.t
-        return self.ledger.events[0].t
+        return turn[0].t
 
     def _restore(self) -> int:
         """Rebuild state from the stored ledger; return how many speech events were heard."""
@@ -276,7 +301,7 @@ class Session:
         issued: dict[int, ToolCallIssued | ToolCallRevised] = {}
         outcome: dict[int, Event] = {}
         started: set[int] = set()
-        for event in self.ledger:
+        for event in self._turn_events():
             if isinstance(event, UserSpeech):
                 heard += 1
                 if event.final:
@@ -748,7 +773,7 @@ class Session:
         return gen.token_ends[-1][1] if gen.token_ends else 0.0
 
     def _speculation_stats(self, records: list[CallRecord]) -> SpeculationStats:
-        finals = [e.t for e in self.ledger if isinstance(e, UserSpeech) and e.final]
+        finals = [e.t for e in self._turn_events() if isinstance(e, UserSpeech) and e.final]
         final_t = finals[0] if finals else float("inf")
         undone = (Disposition.CANCELLED, Disposition.COMPENSATED)
         return SpeculationStats(
