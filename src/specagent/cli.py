@@ -284,5 +284,10 @@ def models(
         raise typer.Exit(1)
 
 
+from .bench.cli import bench as _bench  # noqa: E402 - mounted after the local commands
+
+app.command("bench")(_bench)
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()

@@ -11,6 +11,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 
+from ..clock import Clock
+from ..profiles import LatencyProfile
 from ..protocol import ChatMessage
 
 __all__ = [
@@ -60,6 +62,10 @@ class ModelBackend(ABC):
         Called once before a session starts, for every policy alike; it charges no clock
         time, as a deployment's prefix cache would already hold a fixed system prompt.
         """
+
+    def rebind(self, clock: Clock, profile: LatencyProfile | None = None) -> None:
+        """Serve a new clock (one per episode run) with the already loaded model."""
+        raise NotImplementedError(f"{type(self).__name__} cannot move to a new clock")
 
     async def aclose(self) -> None:
         """Release the backend's resources."""

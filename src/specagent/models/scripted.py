@@ -48,6 +48,10 @@ class ScriptedBackend(ModelBackend):
         self.closed_early = 0
         self.open_streams = 0
 
+    def rebind(self, clock: Clock, profile: object = None) -> None:
+        """Play on a new clock (the script position carries on)."""
+        self._clock = clock
+
     def _next_output(self, messages: Sequence[ChatMessage]) -> str:
         if callable(self._script):
             return self._script(messages)

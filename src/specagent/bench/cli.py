@@ -1,0 +1,215 @@
+"""``specagent bench``: run policies over benchmark episodes and write the reports.
+
+Kept apart from :mod:`specagent.cli` (which mounts it) so the benchmark's options and their
+checks live with the harness they drive.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..agent import Policy
+from ..models.base import ModelError
+from ..models.registry import DEFAULT_MODEL
+from ..profiles import PROFILES
+from .datasets import DATASETS, DatasetUnavailable, UnknownDataset
+from .metrics import summarise
+from .report import build_results, print_table, write_csv, write_results
+from .runner import BenchSettings
+from .store import ResultStore
+from .suite import BenchProgress, plan_runs, run_bench
+
+__all__ = ["QUICK_SUITE", "bench"]
+
+QUICK_SUITE = ("assistant",)
+"""What ``specagent bench`` runs with no ``--dataset``: small enough for minutes on a CPU."""
+
+err = Console(stderr=True)
+
+
+def _parse_policies(text: str) -> list[str]:
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    if not names:
+        raise typer.BadParameter("give at least one policy", param_hint="--policies")
+    for name in names:
+        try:
+            Policy.parse(name)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--policies") from None
+    if len(set(names)) != len(names):
+        raise typer.BadParameter("a policy is listed twice", param_hint="--policies")
+    return names
+
+
+def _parse_latency(text: str) -> tuple[float, float]:
+    try:
+        parts = [float(x) for x in text.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or not 0 <= parts[0] <= parts[1]:
+        raise typer.BadParameter(
+            "expected LOW,HIGH seconds with 0 <= LOW <= HIGH (or one value)",
+            param_hint="--tool-latency",
+        )
+    return parts[0], parts[1]
+
+
+def bench(
+    dataset: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated datasets ("
+            + ", ".join(DATASETS)
+            + ", or jsonl:PATH). Default: the quick suite."
+        ),
+    ] = ",".join(QUICK_SUITE),
+    policies: Annotated[
+        str, typer.Option(help="Comma-separated: sync, async, speculative, oracle.")
+    ] = "sync,async,speculative,oracle",
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="First N episodes of each dataset.")
+    ] = None,
+    split: Annotated[str, typer.Option(help="test or train.")] = "test",
+    model: Annotated[str, typer.Option(help="Registry name or openai:MODEL@BASE_URL.")] = (
+        DEFAULT_MODEL
+    ),
+    clock: Annotated[str, typer.Option(help="virtual or real.")] = "virtual",
+    profile: Annotated[
+        str, typer.Option(help=f"Latency profile: {', '.join(PROFILES)}.")
+    ] = "measured",
+    seed: Annotated[int, typer.Option(help="Seed of tool latencies and speech.")] = 0,
+    wpm: Annotated[float, typer.Option(min=1, help="Speaking rate, words per minute.")] = 150.0,
+    chunk_words: Annotated[int, typer.Option(min=1, help="Words per partial update.")] = 3,
+    speech: Annotated[str, typer.Option(help="plain or naturalistic.")] = "plain",
+    tool_latency: Annotated[
+        str, typer.Option(help="Tool latency LOW,HIGH seconds (uniform).")
+    ] = "0.5,1.0",
+    workers: Annotated[int, typer.Option(min=1, help="Local worker processes.")] = 1,
+    ray: Annotated[
+        str | None,
+        typer.Option("--ray", help="Ray cluster address ('local' starts a private one)."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("bench-results"),
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Ignore stored results in OUT and run everything.")
+    ] = False,
+    list_datasets: Annotated[
+        bool, typer.Option("--list", help="List the datasets and exit.")
+    ] = False,
+) -> None:
+    """Benchmark policies on tool-calling episodes: latency, speedup and accuracy, with reports."""
+    console = Console()
+    if list_datasets:
+        for info in DATASETS.values():
+            console.print(f"[bold]{info.name:32}[/bold] {info.description}")
+        console.print(f"[bold]{'jsonl:PATH':32}[/bold] Your own episodes (docs/bench.md).")
+        return
+    names = [d.strip() for d in dataset.split(",") if d.strip()]
+    policy_names = _parse_policies(policies)
+    try:
+        settings = BenchSettings(
+            model=model,
+            clock=clock,
+            profile=profile,
+            seed=seed,
+            words_per_minute=wpm,
+            chunk_words=chunk_words,
+            speech=speech,
+            tool_latency_s=_parse_latency(tool_latency),
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    try:
+        runs = plan_runs(names, policy_names, limit=limit, split=split)
+    except (UnknownDataset, DatasetUnavailable, FileNotFoundError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if not runs:
+        err.print(f"[red]error:[/red] no episodes in {', '.join(names)} (split {split})")
+        raise typer.Exit(2)
+    out.mkdir(parents=True, exist_ok=True)
+    db = out / "results.sqlite"
+    if fresh and db.exists():
+        db.unlink()
+    episodes = len(runs) // len(policy_names)
+    console.print(
+        f"[bold]specagent bench[/bold]: {episodes} episodes x {len(policy_names)} policies "
+        f"({', '.join(policy_names)}) | {', '.join(names)} | model {model} | {clock} clock, "
+        f"profile {profile} | seed {seed} | results in {out}/"
+    )
+    started = time.perf_counter()
+    with ResultStore(db, settings.key(), settings.to_json()) as store, Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("episodes", total=len(runs), last="")
+
+        def on_progress(p: BenchProgress) -> None:
+            o = p.outcome
+            mark = "✓" if o.passed else ("!" if o.error else "✗")
+            lat = "-" if o.latency_s is None else f"{o.latency_s:.2f}s"
+            note = " (stored)" if p.reused else ""
+            progress.update(
+                task,
+                completed=p.finished,
+                last=f"{o.dataset}/{o.episode_id} {o.policy} {mark} {lat}{note}",
+            )
+
+        try:
+            outcomes = run_bench(
+                settings, runs, store, workers=workers, ray_address=ray, on_progress=on_progress
+            )
+        except ModelError as exc:
+            err.print(f"[red]model error:[/red] {exc}\n(results so far are kept in {db})")
+            raise typer.Exit(2) from None
+    wall = time.perf_counter() - started
+    command = "specagent bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    results = build_results(
+        settings, names, policy_names, outcomes, command=command, wall_s=wall, limit=limit
+    )
+    path = write_results(results, out)
+    write_csv(outcomes, out)
+    extras = _draw(results, out)
+    for name in names:
+        print_table(
+            console,
+            f"{name} ({results['by_dataset'][name]['episodes']} episodes)",
+            summarise([o for o in outcomes if o.dataset == name], seed=seed),
+        )
+    if len(names) > 1:
+        print_table(console, "all datasets", summarise(outcomes, seed=seed))
+    console.print(f"wrote {path}, {out / 'episodes.csv'}" + "".join(f", {e}" for e in extras))
+    console.print(f"wall time {wall:.0f} s")
+
+
+def _draw(results: dict, out: Path) -> list[Path]:
+    """Plots and the HTML page, when their modules are available."""
+    made: list[Path] = []
+    try:
+        from .plots import draw_plots
+    except ImportError:
+        draw_plots = None  # type: ignore[assignment]
+    if draw_plots is not None:
+        made.extend(draw_plots(results, out))
+    try:
+        from .html import write_html
+    except ImportError:
+        write_html = None  # type: ignore[assignment]
+    if write_html is not None:
+        made.append(write_html(results, out))
+    return made

@@ -1,0 +1,384 @@
+"""Plays episodes through policies and records what happened, one episode run at a time.
+
+The unit of work is an :class:`EpisodeRun`: one episode under one policy, on a fresh clock and
+a fresh environment, with the model already loaded. :class:`Worker` owns the loaded model and
+the loaded datasets of one process, so the same code serves the local loop, a process pool and
+Ray workers: each receives only names (dataset, episode id, policy) and returns an
+:class:`EpisodeOutcome`, a plain record that pickles and serialises to JSON.
+
+Turns of an episode are sessions on one ledger (the model sees the whole conversation). The
+next user turn starts when the agent's answer to the last one is complete. Tool latency is drawn
+once per (seed, episode, call) so every policy sees the same latency for the same call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import random
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..agent import Policy, Session, SessionConfig, SessionResult
+from ..agent.prompt import system_prompt
+from ..clock import Clock, RealClock, VirtualClock
+from ..events import Event
+from ..executor import LatencyFn
+from ..ledger import Ledger
+from ..models.base import ModelBackend, ModelError
+from ..models.registry import DEFAULT_MODEL
+from ..profiles import get_profile
+from ..speech import NaturalStyle, simulate_natural_speech, simulate_speech
+from ..timeline import describe
+from .datasets import load_dataset
+from .episode import Episode, TurnRecord
+
+__all__ = [
+    "BenchSettings",
+    "EpisodeOutcome",
+    "EpisodeRun",
+    "TurnOutcome",
+    "Worker",
+    "episode_latency",
+    "play_episode",
+]
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """Everything that decides an episode run's result, besides the episode and policy.
+
+    Two runs with equal settings are comparable (and a stored result may be reused).
+    """
+
+    model: str = DEFAULT_MODEL
+    clock: str = "virtual"
+    """``virtual`` (model time charged by ``profile``) or ``real`` (wall time)."""
+    profile: str = "measured"
+    seed: int = 0
+    words_per_minute: float = 150.0
+    chunk_words: int = 3
+    speech: str = "plain"
+    """``plain`` (the words as written) or ``naturalistic`` (fillers, pauses, corrections)."""
+    tool_latency_s: tuple[float, float] = (0.5, 1.0)
+    """Default tool latency, uniform in this range; episodes may override per tool."""
+    max_turns: int = 12
+    session: SessionConfig = field(default_factory=SessionConfig)
+
+    def __post_init__(self) -> None:
+        if self.clock not in ("virtual", "real"):
+            raise ValueError(f"unknown clock {self.clock!r}; choose virtual or real")
+        if self.speech not in ("plain", "naturalistic"):
+            raise ValueError(f"unknown speech mode {self.speech!r}; choose plain or naturalistic")
+        low, high = self.tool_latency_s
+        if not 0 <= low <= high:
+            raise ValueError(f"tool latency range must satisfy 0 <= low <= high, got {low}, {high}")
+        get_profile(self.profile)  # raises ValueError for an unknown profile
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def key(self) -> str:
+        """A short stable hash of the settings (results with equal keys are comparable)."""
+        text = json.dumps(self.to_json(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class EpisodeRun:
+    """One unit of work: which episode, under which policy."""
+
+    dataset: str
+    episode_id: str
+    policy: str
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    user: str
+    answer: str | None
+    ended: str
+    latency_s: float | None
+    first_token_latency_s: float | None
+    calls: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class EpisodeOutcome:
+    """The record of one episode run: verdict, timing, cost and a timeline to draw."""
+
+    dataset: str
+    episode_id: str
+    policy: str
+    passed: bool
+    check_detail: str
+    latency_s: float | None
+    """Mean over turns of (last word -> answer complete); ``None`` if any turn had no answer."""
+    first_token_latency_s: float | None
+    turns: list[TurnOutcome]
+    tokens_generated: int
+    protocol_errors: int
+    calls_issued: int
+    calls_run_early: int
+    calls_wasted: int
+    calls_compensated: int
+    calls_held: int
+    committed_state: Any
+    timeline: list[dict[str, Any]]
+    """One row per event worth drawing: ``{"t", "lane", "text"}`` plus generation spans."""
+    wall_s: float
+    error: str | None = None
+    """Set when the run could not finish (model error, crash); ``passed`` is then False."""
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EpisodeOutcome:
+        values = dict(data)
+        values["turns"] = [TurnOutcome(**t) for t in values["turns"]]
+        return cls(**values)
+
+
+def episode_latency(turns: Sequence[TurnRecord]) -> float | None:
+    """Mean per-turn latency; ``None`` when some turn was never answered."""
+    latencies = [t.latency_s for t in turns]
+    if not latencies or any(x is None for x in latencies):
+        return None
+    return sum(latencies) / len(latencies)  # type: ignore[arg-type]
+
+
+def _latency_fn(settings: BenchSettings, episode: Episode) -> LatencyFn:
+    low, high = settings.tool_latency_s
+    overrides = dict(episode.tool_latency_s)
+    counts: dict[str, int] = {}
+
+    def latency(name: str, arguments: Mapping[str, Any]) -> float:
+        if name in overrides:
+            return overrides[name]
+        key = json.dumps([name, arguments], sort_keys=True, default=str)
+        counts[key] = counts.get(key, 0) + 1
+        rng = random.Random(f"{settings.seed}:{episode.dataset}:{episode.id}:{key}:{counts[key]}")
+        return rng.uniform(low, high)
+
+    return latency
+
+
+def _speech(settings: BenchSettings, text: str, turn_index: int, episode: Episode) -> list:
+    if settings.speech == "naturalistic":
+        digest = hashlib.sha256(f"{settings.seed}:{episode.id}:{turn_index}".encode()).digest()
+        return simulate_natural_speech(
+            text,
+            seed=int.from_bytes(digest[:4], "big"),
+            words_per_minute=settings.words_per_minute,
+            chunk_words=settings.chunk_words,
+            style=NaturalStyle(),
+        )
+    return simulate_speech(
+        text, words_per_minute=settings.words_per_minute, chunk_words=settings.chunk_words
+    )
+
+
+class _TimelineRecorder:
+    """Keeps the drawable part of every event (time, lane, text), relative to a start time."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.t0: float | None = None
+
+    def __call__(self, event: Event) -> None:
+        if self.t0 is None:
+            self.t0 = event.t
+        line = describe(event)
+        if line is None:
+            return
+        lane, text = line
+        row: dict[str, Any] = {"t": round(event.t - self.t0, 4), "lane": lane, "text": text}
+        started = getattr(event, "started_t", None)
+        if lane == "model" and started is not None:
+            row["start"] = round(started - self.t0, 4)
+        call_id = getattr(event, "call_id", None)
+        if call_id is not None:
+            row["call"] = call_id
+        row["kind"] = event.kind
+        self.rows.append(row)
+
+
+def _turn_outcome(result: SessionResult, text: str) -> TurnOutcome:
+    record = result.to_json()
+    return TurnOutcome(
+        user=text,
+        answer=result.answer,
+        ended=result.ended,
+        latency_s=result.latency_s,
+        first_token_latency_s=result.first_token_latency_s,
+        calls=record["tool_calls"],
+    )
+
+
+async def play_episode(
+    episode: Episode,
+    backend: ModelBackend,
+    clock: Clock,
+    policy: Policy,
+    settings: BenchSettings,
+) -> EpisodeOutcome:
+    """Play every user turn of ``episode`` under ``policy``; check the result by its rules."""
+    started_wall = time.perf_counter()
+    env = episode.make_env()
+    user = episode.user()
+    toolset = env.toolset
+    prompt = system_prompt(toolset.schemas())
+    extra = env.context()
+    if extra:
+        prompt = f"{prompt}\n\n{extra}"
+    ledger = Ledger()
+    timeline = _TimelineRecorder()
+    latency = _latency_fn(settings, episode)
+    records: list[TurnRecord] = []
+    outcomes: list[TurnOutcome] = []
+    results: list[SessionResult] = []
+    answer: str | None = None
+    while len(records) < settings.max_turns:
+        text = user.next_turn(answer)
+        if text is None:
+            break
+        session = Session(
+            backend,
+            toolset,
+            clock,
+            policy,
+            ledger=ledger,
+            latency=latency,
+            observer=timeline,
+            config=settings.session,
+            prompt=prompt,
+        )
+        result = await session.run(_speech(settings, text, len(records), episode))
+        results.append(result)
+        records.append(
+            TurnRecord(
+                user=text,
+                answer=result.answer,
+                ended=result.ended,
+                calls=result.tool_calls,
+                latency_s=result.latency_s,
+            )
+        )
+        outcomes.append(_turn_outcome(result, text))
+        answer = result.answer
+        if result.ended == "context_full":
+            break
+    check = env.check(records)
+    first = [t.first_token_latency_s for t in outcomes]
+    spec = [r.speculation for r in results]
+    return EpisodeOutcome(
+        dataset=episode.dataset,
+        episode_id=episode.id,
+        policy=policy.value,
+        passed=check.passed,
+        check_detail=check.detail,
+        latency_s=episode_latency(records),
+        first_token_latency_s=(
+            sum(first) / len(first)  # type: ignore[arg-type]
+            if first and all(x is not None for x in first)
+            else None
+        ),
+        turns=outcomes,
+        tokens_generated=sum(r.tokens_generated for r in results),
+        protocol_errors=sum(r.protocol_errors for r in results),
+        calls_issued=sum(s.issued for s in spec),
+        calls_run_early=sum(s.run_early for s in spec),
+        calls_wasted=sum(s.wasted for s in spec),
+        calls_compensated=sum(s.compensated for s in spec),
+        calls_held=sum(s.held for s in spec),
+        committed_state=_jsonable(env.committed_state()),
+        timeline=timeline.rows,
+        wall_s=round(time.perf_counter() - started_wall, 3),
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+class Worker:
+    """Runs episode runs in one process, keeping the model and datasets loaded between them."""
+
+    def __init__(self, settings: BenchSettings, backend: ModelBackend | None = None) -> None:
+        self.settings = settings
+        self._backend = backend
+        self._episodes: dict[str, dict[str, Episode]] = {}
+
+    def episode(self, dataset: str, episode_id: str) -> Episode:
+        if dataset not in self._episodes:
+            self._episodes[dataset] = {
+                e.id: e for split in ("test", "train") for e in load_dataset(dataset, split=split)
+            }
+        try:
+            return self._episodes[dataset][episode_id]
+        except KeyError:
+            raise KeyError(f"no episode {episode_id!r} in dataset {dataset!r}") from None
+
+    def _clock(self) -> Clock:
+        return VirtualClock() if self.settings.clock == "virtual" else RealClock()
+
+    def _backend_on(self, clock: Clock) -> ModelBackend:
+        profile = get_profile(self.settings.profile)
+        if self._backend is None:
+            from ..models.loader import load_backend
+
+            self._backend = load_backend(self.settings.model, clock, profile)
+        else:
+            self._backend.rebind(clock, profile)
+        return self._backend
+
+    def run(self, job: EpisodeRun) -> EpisodeOutcome:
+        """Run one episode under one policy; a crash becomes an outcome with ``error`` set."""
+        started = time.perf_counter()
+        try:
+            episode = self.episode(job.dataset, job.episode_id)
+            policy = Policy.parse(job.policy)
+            clock = self._clock()
+            backend = self._backend_on(clock)
+            return clock.run(play_episode(episode, backend, clock, policy, self.settings))
+        except ModelError:
+            raise  # a broken model breaks every run: stop the benchmark, do not record failures
+        except Exception as exc:  # noqa: BLE001 - one bad episode must not stop the benchmark
+            return _crashed(job, exc, time.perf_counter() - started)
+
+    def close(self) -> None:
+        if self._backend is not None:
+            clock = VirtualClock()
+            self._backend.rebind(clock, get_profile(self.settings.profile))
+            clock.run(self._backend.aclose())
+            self._backend = None
+
+
+def _crashed(job: EpisodeRun, exc: BaseException, wall_s: float) -> EpisodeOutcome:
+    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return EpisodeOutcome(
+        dataset=job.dataset,
+        episode_id=job.episode_id,
+        policy=job.policy,
+        passed=False,
+        check_detail=detail,
+        latency_s=None,
+        first_token_latency_s=None,
+        turns=[],
+        tokens_generated=0,
+        protocol_errors=0,
+        calls_issued=0,
+        calls_run_early=0,
+        calls_wasted=0,
+        calls_compensated=0,
+        calls_held=0,
+        committed_state=None,
+        timeline=[],
+        wall_s=round(wall_s, 3),
+        error=detail,
+    )
