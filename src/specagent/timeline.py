@@ -15,6 +15,7 @@ from .events import (
     SessionEnded,
     ToolCallCancelled,
     ToolCallCommitted,
+    ToolCallCompensated,
     ToolCallFailed,
     ToolCallFinished,
     ToolCallHeld,
@@ -59,6 +60,8 @@ def describe(event: Event) -> tuple[str, str] | None:
         return ("tool", f"#{event.call_id} cancelled: {event.reason}")
     if isinstance(event, ToolCallCommitted):
         return ("tool", f"#{event.call_id} committed")
+    if isinstance(event, ToolCallCompensated):
+        return ("tool", f"#{event.call_id} compensated (undone)")
     if isinstance(event, ProtocolError):
         return ("error", event.message)
     if isinstance(event, AnswerStarted):

@@ -21,7 +21,9 @@ from ..models.base import ModelError
 from ..models.registry import DEFAULT_MODEL
 from ..profiles import PROFILES
 from .datasets import DATASETS, DatasetUnavailable, UnknownDataset
+from .html import write_html
 from .metrics import summarise
+from .plots import draw_plots
 from .report import build_results, print_table, write_csv, write_results
 from .runner import BenchSettings
 from .store import ResultStore
@@ -156,6 +158,7 @@ def bench(
         TextColumn("{task.fields[last]}"),
         console=console,
         transient=False,
+        disable=not console.is_terminal,
     ) as progress:
         task = progress.add_task("episodes", total=len(runs), last="")
 
@@ -164,11 +167,10 @@ def bench(
             mark = "✓" if o.passed else ("!" if o.error else "✗")
             lat = "-" if o.latency_s is None else f"{o.latency_s:.2f}s"
             note = " (stored)" if p.reused else ""
-            progress.update(
-                task,
-                completed=p.finished,
-                last=f"{o.dataset}/{o.episode_id} {o.policy} {mark} {lat}{note}",
-            )
+            line = f"{o.dataset}/{o.episode_id} {o.policy} {mark} {lat}{note}"
+            progress.update(task, completed=p.finished, last=line)
+            if not console.is_terminal:  # a log file gets one line per run instead of a bar
+                console.print(f"[{p.finished}/{p.total}] {line}", highlight=False)
 
         try:
             outcomes = run_bench(
@@ -178,7 +180,7 @@ def bench(
             err.print(f"[red]model error:[/red] {exc}\n(results so far are kept in {db})")
             raise typer.Exit(2) from None
     wall = time.perf_counter() - started
-    command = "specagent bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "specagent " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     results = build_results(
         settings, names, policy_names, outcomes, command=command, wall_s=wall, limit=limit
     )
@@ -198,18 +200,5 @@ def bench(
 
 
 def _draw(results: dict, out: Path) -> list[Path]:
-    """Plots and the HTML page, when their modules are available."""
-    made: list[Path] = []
-    try:
-        from .plots import draw_plots
-    except ImportError:
-        draw_plots = None  # type: ignore[assignment]
-    if draw_plots is not None:
-        made.extend(draw_plots(results, out))
-    try:
-        from .html import write_html
-    except ImportError:
-        write_html = None  # type: ignore[assignment]
-    if write_html is not None:
-        made.append(write_html(results, out))
-    return made
+    """The PNG plots and the HTML page, drawn from ``results`` alone."""
+    return [*draw_plots(results, out), write_html(results, out)]

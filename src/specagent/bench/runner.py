@@ -204,7 +204,7 @@ class _TimelineRecorder:
         call_id = getattr(event, "call_id", None)
         if call_id is not None:
             row["call"] = call_id
-        row["kind"] = event.kind
+        row["kind"] = type(event).__name__
         self.rows.append(row)
 
 
