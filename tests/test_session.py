@@ -535,3 +535,18 @@ def test_interrupt_stops_the_generation_at_once_and_the_session_goes_on():
     first = [e for e in result.ledger if isinstance(e, ModelOutput)][0]
     assert first.interrupted and first.tokens <= 22  # stopped within a token of the interrupt
     assert result.answer == "ok" and others == [] and backend.open_streams == 0
+
+
+@pytest.mark.parametrize("policy", [Policy.SYNC, Policy.ASYNC])
+def test_a_model_repeating_a_failed_call_is_told_and_stopped(policy):
+    clock, world = VirtualClock(), World()
+    backend = ScriptedBackend(clock, lambda m: call(1, "teleport", "{}"))
+    session = Session(
+        backend, make_tools(world), clock, policy, config=SessionConfig(max_protocol_errors=3)
+    )
+    result, others = run(session, clock, WEATHER)
+    assert result.ended == "too_many_protocol_errors"
+    told = [e for e in result.ledger if isinstance(e, ProtocolError) and "already failed" in e.message]
+    assert len(told) == 3
+    assert sum(isinstance(e, ToolCallFailed) for e in result.ledger) == 1  # never re-run
+    assert others == [] and backend.open_streams == 0

@@ -55,6 +55,14 @@ PROFILES: dict[str, LatencyProfile] = {
         "decode, first streamed token 0.09 s (shared/RESOURCES.md, measured on this kind of "
         "machine)",
     ),
+    "qwen1.5b-cpu2": ModelledProfile(
+        name="qwen1.5b-cpu2",
+        ttft_s=0.196,
+        prefill_tps=55.4,
+        decode_tps=15.12,
+        source="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (the default model), llama.cpp, 2 threads, "
+        "idle machine: benchmarks/model_profile.py, docs/profile-qwen2.5-coder-1.5b.json",
+    ),
     "smollm2-135m-cpu2": ModelledProfile(
         name="smollm2-135m-cpu2",
         ttft_s=0.09,

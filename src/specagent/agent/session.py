@@ -28,13 +28,14 @@ import asyncio
 import contextlib
 import enum
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..clock import Clock
 from ..events import (
     AnswerCompleted,
+    AnswerDelta,
     AnswerStarted,
     AnswerSuppressed,
     Event,
@@ -155,6 +156,7 @@ class _Generation:
     saw_final: bool = False  # the user's final update was in this generation's context
     token_ends: list[tuple[int, float]] = field(default_factory=list)
     outcome: str = "complete"  # complete | interrupted | suppressed
+    answer_sent: int = 0  # characters of the answer already recorded as AnswerDelta events
 
 
 class Session:
@@ -208,11 +210,14 @@ class Session:
         self._tokens = 0
         self._protocol_errors = 0
         self._consecutive_errors = 0
+        self._failed_repeats = 0  # the model re-sent a call that had failed, unchanged
         self._stalls = 0
 
     # -- public -----------------------------------------------------------------------------
 
-    async def run(self, speech: Sequence[UserSpeech]) -> SessionResult:
+    async def run(
+        self, speech: Sequence[UserSpeech] | AsyncIterable[UserSpeech]
+    ) -> SessionResult:
         """Play the user's timed speech to the agent and return when it has answered.
 
         Speech times are relative to the session's start (after the backend's warm-up).
@@ -220,9 +225,16 @@ class Session:
         turn of the same conversation: the model sees the earlier turns and call ids go on
         counting. Given a ledger whose last turn did not end, it resumes that turn.
         Every event is recorded in the ledger the moment it happens; the inbox only decides
-        when the loop looks at it.
+        when the loop looks at it. ``speech`` may instead be a live source (an async iterable,
+        e.g. speech recognition) whose updates are heard when it yields them.
         """
-        if not speech or not speech[-1].final:
+        if not isinstance(speech, Sequence):
+            if self.policy is Policy.ORACLE:
+                raise ValueError(
+                    "the oracle policy needs the whole request in advance; "
+                    "a live speech source cannot give it"
+                )
+        elif not speech or not speech[-1].final:
             raise ValueError("speech must be a non-empty sequence ending with a final update")
         await self.backend.warm_up(render_messages([], self.prompt))
         self._turn_start = _current_turn_start(self.ledger)
@@ -231,16 +243,22 @@ class Session:
         t0 = self._start_time() if resuming else self.clock.now()
         if not resuming:
             self._record(Timer(t=t0, name=_SESSION_START))
-        speech = [
-            UserSpeech(t=t0 + chunk.t, text=chunk.text, final=chunk.final) for chunk in speech
-        ]
+        if isinstance(speech, Sequence):
+            speech = [
+                UserSpeech(t=t0 + chunk.t, text=chunk.text, final=chunk.final) for chunk in speech
+            ]
         try:
             async with ToolExecutor(
                 self.toolset, self.clock, self._on_emit, latency=self._latency
             ) as executor, asyncio.TaskGroup() as group:
                 self._executor = executor
                 heard = self._restore() if resuming else 0
-                feeder = group.create_task(self._feed(speech[heard:]), name="speech-feed")
+                feed = (
+                    self._feed(speech[heard:])
+                    if isinstance(speech, Sequence)
+                    else self._feed_live(speech)
+                )
+                feeder = group.create_task(feed, name="speech-feed")
                 try:
                     await self._loop()
                     await self._settle()
@@ -250,7 +268,10 @@ class Session:
             raise _sole_error(group_error) from None
         self._set_state(AgentState.DONE)
         self._record(SessionEnded(t=self.clock.now(), reason=self._ended))
-        return self._result(speech[-1].t)
+        if isinstance(speech, Sequence):
+            return self._result(speech[-1].t)
+        finals = [e.t for e in self._turn_events() if isinstance(e, UserSpeech) and e.final]
+        return self._result(finals[-1] if finals else self.clock.now())
 
     @classmethod
     def resume(
@@ -374,6 +395,24 @@ class Session:
             self._on_emit(UserSpeech(t=self.clock.now(), text=whole, final=True))
         self._speech_done = True
 
+    async def _feed_live(self, speech: AsyncIterable[UserSpeech]) -> None:
+        """Pass on updates from a live source as it yields them; ``sync`` hears each
+        utterance whole, at its final update."""
+        words: list[str] = []
+        async for chunk in speech:
+            if self.policy.streams_partial_speech:
+                if chunk.text or chunk.final:
+                    self._on_emit(
+                        UserSpeech(t=self.clock.now(), text=chunk.text, final=chunk.final)
+                    )
+                continue
+            words.append(chunk.text)
+            if chunk.final:
+                whole = " ".join(w for w in words if w)
+                self._on_emit(UserSpeech(t=self.clock.now(), text=whole, final=True))
+                words = []
+        self._speech_done = True
+
     # -- the loop ---------------------------------------------------------------------------
 
     async def _loop(self) -> None:
@@ -420,6 +459,8 @@ class Session:
             self._dirty = True
             if event.final:
                 self._final_heard = True
+            else:  # live speech: the user speaks again after a final; wait for the next one
+                self._final_heard = False
         elif isinstance(event, (ToolCallFinished, ToolCallFailed)):
             self._dirty = True
             if self._awaiting == event.call_id:
@@ -446,6 +487,8 @@ class Session:
         self._tokens += gen.tokens
         if gen.outcome == "interrupted":
             self._interrupted += 1
+            if self.state is AgentState.EMITTING:  # an answer cut short (barge-in): the next
+                self._answer_started = None  # answer starts afresh
             if _has_reasoning(gen.text):  # keep reasoning; a half-written action is dropped
                 self._record_output(gen, render_interrupted(gen.text), interrupted=True)
             self._set_state(AgentState.LISTENING)
@@ -473,12 +516,30 @@ class Session:
                         gen.outcome = "suppressed"
                         break
                     self._begin_answer()
+                if start is not None and self.state is AgentState.EMITTING:
+                    self._stream_answer(gen, start)
                 if action_end(gen.text) is not None:
                     break
                 if self._should_interrupt(gen.text):
                     gen.outcome = "interrupted"
                     break
         return gen
+
+    def _stream_answer(self, gen: _Generation, start: int) -> None:
+        """Record the answer text written since the last delta, holding back what may be
+        the beginning of the closing tag."""
+        body = gen.text[start:]
+        close = body.find("</answer>")
+        if close >= 0:
+            body = body[:close]
+        else:
+            for k in range(min(len(body), len("</answer>") - 1), 0, -1):
+                if "</answer>".startswith(body[-k:]):
+                    body = body[:-k]
+                    break
+        if len(body) > gen.answer_sent:
+            self._record(AnswerDelta(t=self.clock.now(), text=body[gen.answer_sent :]))
+            gen.answer_sent = len(body)
 
     def _should_interrupt(self, text: str) -> bool:
         """Whether the most urgent waiting event stops the generation at this token.
@@ -595,6 +656,24 @@ class Session:
             message = f"call {action.call_id} is already committed; use a new id"
             self._record(ProtocolError(t=now, message=message))
             self._dirty = True
+            return True
+        if (
+            existing is not None
+            and existing.status is CallStatus.FAILED
+            and existing.name == action.name
+            and existing.arguments == action.arguments
+        ):  # the same failing call again: small models loop on this; count it as an error
+            self._protocol_errors += 1
+            self._failed_repeats += 1
+            message = (
+                f"call {action.call_id} already failed ({existing.error}); do not repeat it: "
+                "change the call, use another tool, or answer"
+            )
+            self._record(ProtocolError(t=now, message=message))
+            if self._failed_repeats >= self.config.max_protocol_errors:
+                self._finish("too_many_protocol_errors")
+            else:
+                self._dirty = True
             return True
         if live and existing is not None and existing.name == action.name and tool is not None:
             if _equivalent(tool, existing.arguments, action.arguments):
