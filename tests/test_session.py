@@ -550,3 +550,25 @@ def test_a_model_repeating_a_failed_call_is_told_and_stopped(policy):
     assert len(told) == 3
     assert sum(isinstance(e, ToolCallFailed) for e in result.ledger) == 1  # never re-run
     assert others == [] and backend.open_streams == 0
+
+
+def test_a_read_repeated_after_a_write_runs_again_but_a_plain_repeat_does_not():
+    clock, world = VirtualClock(), World()
+    steps = [
+        call(1, "lookup", '{"city": "Paris"}'),
+        call(2, "lookup", '{"city": "Paris"}'),  # a plain repeat: not run
+        call(3, "book", '{"item": "Paris"}'),
+        call(4, "lookup", '{"city": "Paris"}'),  # after a write: a fresh read
+        "<answer>done</answer>",
+    ]
+
+    def responder(messages):
+        done = sum(m.role == "assistant" and "<tool_call" in m.content for m in messages)
+        return steps[min(done, len(steps) - 1)]
+
+    session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, Policy.SYNC)
+    result, others = run(session, clock, WEATHER)
+    assert result.answer == "done"
+    assert world.lookups == 2 and world.booked == ["Paris"]
+    assert [c.call_id for c in result.tool_calls] == [1, 3, 4]
+    assert others == []

@@ -684,6 +684,7 @@ class Session:
         if any(
             _call_key(r.name, r.arguments) == key
             and r.disposition in (None, Disposition.COMMITTED)
+            and not self._state_changed_since(r.call_id)
             for r in executor.records.values()
             if r.call_id != action.call_id
         ):
@@ -737,6 +738,18 @@ class Session:
             held_for_commit = action.call_id in self._awaiting_commit and self._final_heard
             self._dirty = self.config.continue_after_call or held_for_commit
         return True
+
+    def _state_changed_since(self, call_id: int) -> bool:
+        """Whether a state-changing call was issued after ``call_id`` (and not undone): then
+        repeating an earlier call is a fresh read of changed state, not a duplicate."""
+        assert self._executor is not None
+        return any(
+            r.call_id > call_id
+            and r.effect is not None
+            and r.effect.changes_state
+            and r.disposition in (None, Disposition.COMMITTED)
+            for r in self._executor.records.values()
+        )
 
     def _guesses(self, action: ToolCallAction) -> list[str]:
         """Values of an early call that nobody has said (empty once the user has finished)."""

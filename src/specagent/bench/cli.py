@@ -111,6 +111,8 @@ def bench(
 ) -> None:
     """Benchmark policies on tool-calling episodes: latency, speedup and accuracy, with reports."""
     console = Console()
+    if not console.is_terminal:  # a log file: room for the whole table
+        console = Console(width=170)
     if list_datasets:
         for info in DATASETS.values():
             console.print(f"[bold]{info.name:32}[/bold] {info.description}")
