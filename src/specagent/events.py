@@ -29,6 +29,7 @@ __all__ = [
     "ToolCallCommitted",
     "ToolCallCompensated",
     "AnswerStarted",
+    "AnswerDelta",
     "AnswerCompleted",
     "AnswerSuppressed",
     "Interrupt",
@@ -92,6 +93,15 @@ class ModelOutput(Event):
 @dataclass(frozen=True, kw_only=True)
 class AnswerStarted(Event):
     """The first token of the answer was produced."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerDelta(Event):
+    """Answer text written since the previous delta, as it streams (speech can start on the
+    first sentence). The deltas of one answer concatenate to what was written of it so far;
+    a model never sees them (its context holds its whole output)."""
+
+    text: str
 
 
 @dataclass(frozen=True, kw_only=True)
