@@ -8,13 +8,15 @@ cd "$(dirname "$0")/.."
 say() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages, each checked by a file it installs:
-#   cmake, g++, make  build llama-cpp-python;  chromium  renders the HTML report in tests
+#   cmake, g++, make  build llama-cpp-python;  chromium  renders the HTML report in tests;
+#   espeak-ng  synthesises test speech
 apt_need() { [ -e "$2" ] || command -v "$2" >/dev/null 2>&1 || missing+=("$1"); }
 missing=()
 apt_need cmake cmake
 apt_need g++ g++
 apt_need make make
 apt_need chromium /usr/bin/chromium
+apt_need espeak-ng espeak-ng
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -288,6 +288,10 @@ from .bench.cli import bench as _bench  # noqa: E402 - mounted after the local c
 
 app.command("bench")(_bench)
 
+from .voice.cli import app as _voice_app  # noqa: E402
+
+app.add_typer(_voice_app, name="voice")
+
 
 def main() -> None:  # pragma: no cover - console entry
     app()

@@ -236,10 +236,13 @@ class Session:
                 )
         elif not speech or not speech[-1].final:
             raise ValueError("speech must be a non-empty sequence ending with a final update")
-        await self.backend.warm_up(render_messages([], self.prompt))
         self._turn_start = _current_turn_start(self.ledger)
         self._next_id = _next_call_id(self.ledger)
         resuming = len(self.ledger) > self._turn_start
+        if not len(self.ledger):
+            # Only a new conversation warms up: on a later turn the model's cache already
+            # holds the earlier turns, and evaluating the system prompt alone would drop them.
+            await self.backend.warm_up(render_messages([], self.prompt))
         t0 = self._start_time() if resuming else self.clock.now()
         if not resuming:
             self._record(Timer(t=t0, name=_SESSION_START))

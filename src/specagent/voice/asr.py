@@ -1,0 +1,65 @@
+"""Speech recognition: Whisper tiny.en (faster-whisper, CTranslate2, int8 on CPU).
+
+Whisper is not a streaming model; partial transcripts come from re-transcribing the growing
+utterance (see :mod:`specagent.voice.listener` for when, and ``docs/voice.md`` for why this
+and not pocketsphinx's native partials). :func:`agreed_words` is the stability rule for those
+partials: a word is passed on to the agent once two successive hypotheses agree on it
+(local agreement), so the agent is rarely told a word that the next pass takes back.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .assets import offline, whisper_model_dir
+
+__all__ = ["WhisperAsr", "agreed_words", "same_word"]
+
+
+class WhisperAsr:
+    """Transcribes 16 kHz mono float32 audio; blocking (run it through a Worker)."""
+
+    def __init__(self, model_dir: Path | None = None, *, cpu_threads: int = 2) -> None:
+        offline()
+        from faster_whisper import WhisperModel
+
+        self.model_dir = model_dir or whisper_model_dir()
+        self._model = WhisperModel(
+            str(self.model_dir), device="cpu", compute_type="int8", cpu_threads=cpu_threads
+        )
+
+    def transcribe(self, samples: np.ndarray) -> str:
+        if len(samples) < 1600:  # under 0.1 s: nothing Whisper can read
+            return ""
+        segments, _ = self._model.transcribe(
+            samples.astype(np.float32),
+            language="en",
+            beam_size=1,
+            best_of=1,
+            temperature=0.0,
+            without_timestamps=True,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        return " ".join(s.text.strip() for s in segments).strip()
+
+
+_WORD_RE = re.compile(r"[^a-z0-9']+")
+
+
+def same_word(a: str, b: str) -> bool:
+    """Equal ignoring case and punctuation (Whisper moves commas between passes)."""
+    return _WORD_RE.sub("", a.lower()) == _WORD_RE.sub("", b.lower())
+
+
+def agreed_words(previous: list[str], current: list[str]) -> list[str]:
+    """The longest common prefix of two hypotheses (words of ``current``)."""
+    n = 0
+    for a, b in zip(previous, current, strict=False):
+        if not same_word(a, b):
+            break
+        n += 1
+    return current[:n]

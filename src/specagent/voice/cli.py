@@ -1,0 +1,266 @@
+"""``specagent voice``: play a WAV to the agent as a live stream and hear its reply.
+
+The request is played in real time (frames on the clock), recognised, answered, synthesised
+and "played"; the reply audio is written on the conversation's timeline, and a timeline of
+what happened is printed as it happens. ``--barge-in-at SECONDS WAV`` mixes a second
+utterance into the stream at that time, to speak over the agent.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from ..agent import Policy
+from ..clock import Clock, RealClock, VirtualClock
+from ..envs.assistant import AssistantWorld, assistant_toolset, tool_latency
+from ..events import Event
+from ..models.base import ModelError
+from ..models.registry import DEFAULT_MODEL
+from ..profiles import PROFILES, get_profile
+from ..timeline import describe
+from .agent import VoiceAgent, VoiceConfig, VoiceEngines, VoiceResult
+from .audio import Audio, read_wav, write_wav
+from .errors import VoiceError
+from .events import (
+    AgentSpoke,
+    BargeIn,
+    SpeechOut,
+    SubAgentCancelled,
+    SubAgentReported,
+    SubAgentStarted,
+    VoiceEnded,
+    VoiceStarted,
+)
+from .stream import AudioInput, AudioStream
+from .vad import EndpointConfig
+
+__all__ = ["app", "describe_voice"]
+
+app = typer.Typer(add_completion=False, help="Talk to the agent with audio (ASR, VAD, TTS).")
+err = Console(stderr=True)
+
+_STYLE = {
+    "user": "cyan",
+    "model": "white",
+    "tool": "yellow",
+    "answer": "bold green",
+    "error": "red",
+    "control": "magenta",
+    "voice": "blue",
+    "speak": "green",
+    "task": "bright_magenta",
+}
+
+
+def describe_voice(event: Event) -> tuple[str, str] | None:
+    """A (lane, text) line for a voice event or any session event."""
+    if isinstance(event, VoiceStarted):
+        return ("voice", f"user starts speaking (speech from {event.speech_t:.2f}s)")
+    if isinstance(event, VoiceEnded):
+        return ("voice", f"end of turn (last speech {event.speech_t:.2f}s)")
+    if isinstance(event, BargeIn):
+        return ("voice", "BARGE-IN: user speaks over the agent")
+    if isinstance(event, SpeechOut):
+        return ("speak", f"plays: {event.text}")
+    if isinstance(event, AgentSpoke):
+        cut = f" (cut off; audio ends {event.audio_end_t:.2f}s)" if event.interrupted else ""
+        return ("speak", f"user heard: {event.text!r}{cut}")
+    if isinstance(event, SubAgentStarted):
+        return ("task", f"task {event.task_id} {event.mode}ed: {event.task}")
+    if isinstance(event, SubAgentReported):
+        return ("task", f"task {event.task_id} reports ({event.ended}): {event.text}")
+    if isinstance(event, SubAgentCancelled):
+        return ("task", f"task {event.task_id} cancelled")
+    return describe(event)
+
+
+class _Timeline:
+    def __init__(self, console: Console) -> None:
+        self._console = console
+
+    def __call__(self, event: Event) -> None:
+        line = describe_voice(event)
+        if line is None:
+            return
+        lane, text = line
+        style = _STYLE.get(lane, "white")
+        self._console.print(
+            f"[dim]{event.t:7.2f}s[/dim] [{style}]{lane:>7}[/{style}]  {text}",
+            highlight=False,
+            markup=True,
+        )
+
+
+def _clock(name: str) -> Clock:
+    if name == "real":
+        return RealClock()
+    if name == "virtual":
+        return VirtualClock()
+    raise typer.BadParameter(
+        f"unknown clock {name!r}; choose real or virtual", param_hint="--clock"
+    )
+
+
+def summary(result: VoiceResult) -> dict[str, Any]:
+    """The JSON record of one conversation."""
+    return {
+        "policy": result.policy,
+        "ended": result.ended,
+        "replies": [
+            {**t.to_json(), "latency_s": None if t.latency_s is None else round(t.latency_s, 4)}
+            for t in result.timings()
+        ],
+        "spoken": [
+            {"answer_id": s.answer_id, "text": s.text, "interrupted": s.interrupted}
+            for s in result.spoken()
+        ],
+        "turns": [
+            {"ended": r.ended, "answer": r.answer, "tool_calls": [c.name for c in r.tool_calls]}
+            for r in result.turns
+        ],
+        "asr": {
+            "passes": result.listener.passes,
+            "seconds": round(result.listener.asr_s, 3),
+            "vad_windows": result.listener.windows,
+            "vad_s": round(result.listener.vad_s, 3),
+        },
+        "tts_seconds": [round(s, 3) for s in result.synth_s],
+    }
+
+
+@app.callback(invoke_without_command=True)
+def voice(
+    input_wav: Annotated[
+        Path | None, typer.Option("--in", help="The user's request (a WAV file).")
+    ] = None,
+    mic: Annotated[
+        float | None,
+        typer.Option(help="Listen to the microphone for SECONDS instead of --in (real clock)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the agent's reply audio here.")
+    ] = None,
+    policy: Annotated[str, typer.Option(help="sync, async or speculative.")] = "speculative",
+    model: Annotated[str, typer.Option(help="Registry name or openai:MODEL@BASE_URL.")] = (
+        DEFAULT_MODEL
+    ),
+    clock: Annotated[
+        str, typer.Option(help="real (wall time) or virtual (compute charged as measured).")
+    ] = "real",
+    profile: Annotated[str, typer.Option(help=f"Latency profile: {', '.join(PROFILES)}.")] = (
+        "measured"
+    ),
+    barge_in_at: Annotated[
+        tuple[float, Path] | None,
+        typer.Option("--barge-in-at", help="SECONDS WAV: speak this over the agent then."),
+    ] = None,
+    end_silence: Annotated[
+        float, typer.Option(help="Silence (s) that ends the user's turn.")
+    ] = 0.5,
+    partial_every: Annotated[
+        float, typer.Option(help="Partial re-transcription period (s).")
+    ] = 1.0,
+    chunk: Annotated[
+        float, typer.Option(help="Playback chunk (s); barge-in stops within one.")
+    ] = 0.04,
+    sub_agents: Annotated[
+        bool, typer.Option(help="Give the agent start_task (fork/spawn).")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of simulated tool latencies.")] = 0,
+    mix: Annotated[
+        Path | None, typer.Option(help="Also write a stereo file: user | agent.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
+) -> None:
+    """Play --in as a live stream to the agent; print the timeline; write --out."""
+    try:
+        if (input_wav is None) == (mic is None):
+            raise ValueError("give exactly one of --in FILE.wav and --mic SECONDS")
+        pol = Policy.parse(policy)
+        if pol is Policy.ORACLE:
+            raise ValueError(
+                "the oracle policy needs the request before it is spoken; "
+                "use sync, async or speculative"
+            )
+        stream: AudioInput
+        if input_wav is not None:
+            inserts = []
+            if barge_in_at is not None:
+                at_s, path = barge_in_at
+                inserts.append((float(at_s), read_wav(path), "barge-in"))
+            stream = AudioStream(read_wav(input_wav), inserts=inserts)
+        else:
+            from .microphone import MicrophoneStream
+
+            assert mic is not None
+            if clock != "real" or barge_in_at is not None:
+                raise ValueError("--mic runs on the real clock and takes no --barge-in-at")
+            stream = MicrophoneStream(mic)
+        config = VoiceConfig(
+            endpoint=EndpointConfig(
+                end_silence_s=end_silence, tentative_silence_s=min(0.16, end_silence)
+            ),
+            partial_every_s=partial_every,
+            playback_chunk_s=chunk,
+            sub_agents=sub_agents,
+        )
+        the_clock = _clock(clock)
+        from ..models.loader import load_backend
+
+        backend = load_backend(model, the_clock, get_profile(profile))
+        with err.status("loading speech models …"):
+            engines = VoiceEngines.load()
+        out_console = Console()
+        observer = None if as_json else _Timeline(out_console)
+        agent = VoiceAgent(
+            backend,
+            assistant_toolset(AssistantWorld()),
+            the_clock,
+            pol,
+            engines,
+            config=config,
+            latency=tool_latency(seed),
+            observer=observer,
+        )
+
+        async def main() -> VoiceResult:
+            try:
+                return await agent.run(stream)
+            finally:
+                await backend.aclose()
+
+        result = the_clock.run(main())
+    except (VoiceError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except ModelError as exc:
+        err.print(f"[red]model error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if out is not None:
+        write_wav(out, result.reply)
+    if mix is not None:
+        heard = stream.audio  # type: ignore[attr-defined]
+        user = Audio(heard.samples, heard.rate).resampled(result.reply.rate)
+        write_wav(mix, [user, result.reply])
+    record = summary(result)
+    record.update(model=model, clock=clock, profile=profile, input=str(input_wav or "microphone"))
+    if as_json:
+        json.dump(record, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return
+    for reply in record["replies"]:
+        lat = reply["latency_s"]
+        out_console.print(
+            f"[bold]{reply['label']}[/bold]: end of speech → first reply audio "
+            f"{'-' if lat is None else f'{lat:.2f}s'} ({clock} clock; VAD end "
+            f"+{reply['vad_end_after_s']}s, final heard +{reply['final_heard_after_s']}s, "
+            f"answer starts +{reply['answer_started_after_s']}s)"
+        )
+    if out is not None:
+        out_console.print(f"reply audio written to {out}")
