@@ -9,7 +9,7 @@ say() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages, each checked by a file it installs:
 #   cmake, g++, make  build llama-cpp-python;  chromium  renders the HTML report in tests;
-#   espeak-ng  synthesises test speech
+#   espeak-ng  synthesises test speech;  stockfish  plays chess for speculative actions
 apt_need() { [ -e "$2" ] || command -v "$2" >/dev/null 2>&1 || missing+=("$1"); }
 missing=()
 apt_need cmake cmake
@@ -17,6 +17,7 @@ apt_need g++ g++
 apt_need make make
 apt_need chromium /usr/bin/chromium
 apt_need espeak-ng espeak-ng
+apt_need stockfish /usr/games/stockfish
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -16,8 +16,20 @@ def test_ungrounded_values():
     assert ungrounded_values({"city": "Paris"}, heard) == []
     assert ungrounded_values({"city": "paris,"}, heard) == []
     assert ungrounded_values({"city": "New York"}, heard) == ["New York"]
-    assert ungrounded_values({"n": 2, "ref": "$1.id", "x": "am"}, heard) == []
+    assert ungrounded_values({"ref": "$1.id", "x": "am", "ok": True}, heard) == []
     assert ungrounded_values({"filter": {"city": ["Rome"]}}, heard) == ["Rome"]
+
+
+def test_numbers_must_have_been_said_in_digits_or_words():
+    heard = "roots of the equation where a=2, b=5.5 and a table for two at eight, 40 people"
+    assert ungrounded_values({"a": 2, "b": 5.5, "n": 2.0, "t": 8, "p": 40}, heard) == []
+    assert ungrounded_values({"a": 1, "b": 2, "c": 1}, "the roots of the equation where") == [
+        "1",
+        "2",
+        "1",
+    ]
+    assert ungrounded_values({"x": -5}, "minus 5 degrees") == []
+    assert ungrounded_values({"people": [3]}, heard) == ["3"]
 
 
 def test_an_early_guess_is_not_run_and_the_model_is_told():

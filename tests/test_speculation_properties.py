@@ -294,7 +294,9 @@ def play(scenario: Scenario, policy: Policy, latency: Any = None) -> Outcome:
         policy,
         latency=latency or scenario.latency,
         observer=harness.observe,
-        config=SessionConfig(max_generations=60),
+        # the values in these actions are never spoken: the grounding guard would refuse most
+        # early calls, and the properties are about what happens when they run
+        config=SessionConfig(max_generations=60, ground_early_calls=False),
     )
     harness.session = session
 
@@ -612,6 +614,7 @@ def test_compensation_after_a_committed_overwrite_of_the_same_key() -> None:
         clock,
         Policy.SPECULATIVE,
         latency=lambda name, args: 0.5,
+        config=SessionConfig(ground_early_calls=False),  # the values are never spoken
     )
     clock.run(session.run([UserSpeech(t=0.0, text="x"), UserSpeech(t=4.0, text="y", final=True)]))
     committed = [

@@ -292,6 +292,10 @@ from .voice.cli import app as _voice_app  # noqa: E402
 
 app.add_typer(_voice_app, name="voice")
 
+from .actions.cli import app as _actions_app  # noqa: E402
+
+app.add_typer(_actions_app, name="actions")
+
 
 def main() -> None:  # pragma: no cover - console entry
     app()

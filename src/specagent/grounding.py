@@ -7,8 +7,10 @@ before the final update against the evidence so far (the user's words and the to
 a value found in neither is *ungrounded*, and the call does not run.
 
 Matching is deliberately loose (case-insensitive, ignoring punctuation, any word of the value
-found counts), so that reformatted values ("paris" for "Paris,") pass; numbers and short
-values are not checked.
+found counts), so that reformatted values ("paris" for "Paris,") pass; short strings are not
+checked. Numbers are checked too (a model streaming "the roots of the equation where" wrote
+``a=1, b=2, c=1`` before the user said the coefficients): a number is grounded when it was
+said in digits or, up to twenty and in tens, in words ("a table for two").
 """
 
 from __future__ import annotations
@@ -38,10 +40,42 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(v)
 
 
+_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+_NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty"
+).split()
+_TENS = {30: "thirty", 40: "forty", 50: "fifty", 60: "sixty", 70: "seventy", 80: "eighty",
+         90: "ninety", 100: "hundred"}
+
+
+def _numbers(value: Any) -> Iterable[float]:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        yield float(value)
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _numbers(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _numbers(v)
+
+
+def _said_numbers(evidence: str, words: set[str]) -> set[float]:
+    said = {float(n) for n in _NUMBER_RE.findall(evidence)}
+    said.update(float(i) for i, w in enumerate(_NUMBER_WORDS) if w in words)
+    said.update(float(n) for n, w in _TENS.items() if w in words)
+    return said
+
+
 def ungrounded_values(arguments: Mapping[str, Any], evidence: str) -> list[str]:
-    """String argument values none of whose words occur in ``evidence``."""
+    """Argument values (strings, numbers) that do not occur in ``evidence``."""
     seen = _words(evidence)
-    missing = []
+    said = _said_numbers(evidence, seen)
+    missing = [
+        f"{n:g}" for n in _numbers(dict(arguments)) if n not in said and -n not in said
+    ]
     for value in _strings(dict(arguments)):
         words = [w for w in _WORD_RE.findall(value.lower()) if len(w) >= _MIN_CHECKED]
         if value.startswith("$") or not words:
