@@ -296,6 +296,11 @@ from .actions.cli import app as _actions_app  # noqa: E402
 
 app.add_typer(_actions_app, name="actions")
 
+from .train import cli as _train_cli  # noqa: E402
+
+app.command("synth")(_train_cli.synth)
+app.command("train")(_train_cli.train)
+
 
 def main() -> None:  # pragma: no cover - console entry
     app()

@@ -1,0 +1,174 @@
+"""Command line of the training package: ``specagent synth`` and ``specagent train``.
+
+A Typer sub-app; the main CLI mounts its commands. ``synth`` needs only the core;
+``train`` (and ``evaluate``) need the optional training stack and say how to install it when
+it is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from .tasks import TestSplitError, load_tasks
+
+__all__ = ["app", "evaluate", "export", "synth", "train"]
+
+app = typer.Typer(help="Clock-based training data and fine-tuning.", no_args_is_help=True)
+_err = Console(stderr=True)
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option("--out", "-o", help="JSONL file to write.")],
+    count: Annotated[
+        int, typer.Option("--count", "-n", help="Traces to play (invalid ones dropped).")
+    ] = 1000,
+    source: Annotated[
+        str, typer.Option("--source", help="Task source: assistant or jsonl:PATH.")
+    ] = "assistant",
+    seed: Annotated[int, typer.Option("--seed", help="Seed: same seed, same file.")] = 0,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the synthesis report here.")
+    ] = None,
+) -> None:
+    """Synthesize clock-based training traces from a train split (never a test split)."""
+    from rich.progress import Progress
+
+    from .synth import synthesize, write_jsonl
+
+    try:
+        tasks = load_tasks(source, split="train")
+    except (ValueError, FileNotFoundError, TestSplitError) as exc:
+        _err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if not tasks:
+        _err.print(f"[red]error:[/red] source {source!r} has no train tasks")
+        raise typer.Exit(2)
+    with Progress(console=_err, transient=True) as progress:
+        bar = progress.add_task("synthesizing", total=count)
+        traces, result = synthesize(
+            tasks, count, seed=seed, progress=lambda done, _: progress.update(bar, completed=done)
+        )
+    write_jsonl(traces, out)
+    summary = result.to_json()
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(summary, indent=1))
+    typer.echo(json.dumps({"out": str(out), **summary}))
+
+
+@app.command()
+def train(
+    data: Annotated[
+        Path, typer.Option("--data", help="Synth JSONL file (from `specagent synth`).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Run directory (adapter, checkpoints, log).")
+    ],
+    model: Annotated[
+        str, typer.Option("--model", help="Base model from the registry.")
+    ] = "smollm2-135m",
+    steps: Annotated[int, typer.Option("--steps", help="Optimizer steps.")] = 24,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 4,
+    grad_accum: Annotated[int, typer.Option("--grad-accum")] = 1,
+    learning_rate: Annotated[float, typer.Option("--lr")] = 3e-3,
+    warmup: Annotated[int, typer.Option("--warmup", help="Warm-up steps.")] = 2,
+    lora_r: Annotated[int, typer.Option("--lora-r")] = 16,
+    max_length: Annotated[
+        int, typer.Option("--max-length", help="Longer traces are dropped.")
+    ] = 2048,
+    max_minutes: Annotated[
+        float | None, typer.Option("--max-minutes", help="Stop after this long.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    export: Annotated[
+        bool, typer.Option("--export/--no-export", help="Write merged weights and GGUFs.")
+    ] = True,
+    name: Annotated[
+        str, typer.Option("--name", help="Name of the trained model.")
+    ] = "smollm2-135m-async",
+) -> None:
+    """Fine-tune a registry model with LoRA on synthesized traces, then export it."""
+    from .sft import TrainingStackMissing, TrainSettings, plot_loss
+    from .sft import train as run_training
+
+    settings = TrainSettings(
+        data=str(data),
+        output_dir=str(out),
+        model=model,
+        max_steps=steps,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        learning_rate=learning_rate,
+        lora_r=lora_r,
+        lora_alpha=2 * lora_r,
+        max_length=max_length,
+        max_minutes=max_minutes,
+        warmup_steps=warmup,
+        seed=seed,
+    )
+    try:
+        report = run_training(settings)
+    except TrainingStackMissing as exc:
+        _err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except (ValueError, FileNotFoundError) as exc:
+        _err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    plot_loss(report.log, out / "loss.png", f"{model} LoRA r{lora_r}: {report.steps} steps")
+    result = {k: v for k, v in report.to_json().items() if k != "log"}
+    if export:
+        from .export import export_all
+
+        result["export"] = export_all(out / "adapter", out / "export", model, name).to_json()
+    typer.echo(json.dumps(result, indent=1))
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Option("--run", help="Run directory of `train` (holds adapter/).")],
+    model: Annotated[
+        str, typer.Option("--model", help="Base model the adapter is for.")
+    ] = "smollm2-135m",
+    name: Annotated[
+        str, typer.Option("--name", help="Name of the trained model.")
+    ] = "smollm2-135m-async",
+) -> None:
+    """Write merged weights, a merged GGUF and a GGUF LoRA adapter for a trained run."""
+    from .export import ExportError, export_all
+
+    try:
+        report = export_all(run / "adapter", run / "export", model, name)
+    except ExportError as exc:
+        _err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(report.to_json(), indent=1))
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Option("--model", help="Registry name, or path to a .gguf file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Results JSON to write.")],
+    limit: Annotated[int, typer.Option("--limit", help="Held-out (test split) tasks to run.")] = 20,
+    policies: Annotated[str, typer.Option("--policies")] = "sync,speculative",
+) -> None:
+    """Run held-out (test split) tasks through the runtime and score the model."""
+    from .evaluate import evaluate_model
+
+    try:
+        result = evaluate_model(model, limit=limit, policies=policies.split(","))
+    except (ValueError, FileNotFoundError) as exc:
+        _err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    typer.echo(json.dumps(result["summary"], indent=1))
+
+
+if __name__ == "__main__":
+    app()

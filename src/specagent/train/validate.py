@@ -1,0 +1,248 @@
+"""Trace validation: a training example must be exactly what the runtime accepts and shows.
+
+A trace is kept only if all of these hold (otherwise :class:`TraceInvalid` names the reason,
+which the synthesizer counts):
+
+* the session answered, with no protocol error anywhere (``not_answered``, ``protocol_error``);
+* every assistant message follows a context the model really saw: the messages before it
+  equal one of the contexts the backend was given (``context_mismatch``);
+* **parser replay**: every complete generation parses with
+  :func:`~specagent.protocol.parse_output` strictly (no tolerated liberty) and re-renders to
+  the same text; every interrupted one is reasoning closed by ``</think_interrupted>`` with no
+  action (``parse_replay``);
+* **executor replay**: the actions, replayed in order on fresh tools in a new
+  :class:`~specagent.executor.ToolExecutor`, give the very results the trace shows
+  (``executor_replay``);
+* the committed calls are the task's gold calls, no more and no fewer (``wrong_calls``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from ..agent.records import SessionResult
+from ..clock import VirtualClock
+from ..events import ToolCallIssued, ToolCallRevised
+from ..executor import CallStatus, ToolExecutor
+from ..protocol import (
+    THINK_INTERRUPTED,
+    AnswerAction,
+    ChatMessage,
+    ParseError,
+    PauseAction,
+    RemoveAction,
+    ToolCallAction,
+    parse_output,
+    render_action,
+)
+from ..tools import ToolError, Toolset
+from .tasks import TrainTask
+from .teacher import _CANCEL_RE, _INPUT_RE, _RESULT_RE
+
+__all__ = ["TraceInvalid", "normalise", "replay_executor", "replay_parser", "validate_trace"]
+
+
+class TraceInvalid(ValueError):
+    """A synthesized trace that must not be used; ``reason`` is a short counter key."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+_SETTLE_S = 1.0
+"""Virtual time given to replayed calls (no latency) and compensations to finish; calls held
+until their result is shown keep waiting, so nothing blocks on them."""
+
+
+def normalise(value: Any) -> Any:
+    """Arguments as compared for gold matching: JSON round trip, strings case-folded."""
+    if isinstance(value, str):
+        return value.strip().casefold()
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    return value
+
+
+def replay_parser(messages: Sequence[ChatMessage]) -> dict[str, int]:
+    """Parse every assistant message strictly; count the kinds of actions."""
+    counts: Counter[str] = Counter()
+    next_id = 1
+    for i, message in enumerate(messages):
+        if message.role != "assistant":
+            continue
+        text = message.content
+        if text.endswith(THINK_INTERRUPTED):
+            body = text[: -len(THINK_INTERRUPTED)].removesuffix("</think>")
+            if not body.startswith("<think>") or "<" in body[len("<think>") :]:
+                raise TraceInvalid("parse_replay", f"message {i}: interrupted text holds an action")
+            counts["interrupted"] += 1
+            continue
+        try:
+            parsed = parse_output(text, next_id)
+        except ParseError as exc:
+            raise TraceInvalid("parse_replay", f"message {i}: {exc.message}") from exc
+        if parsed.tolerated:
+            raise TraceInvalid("parse_replay", f"message {i}: tolerated {parsed.tolerated}")
+        if render_action(parsed.action, parsed.think) != text:
+            raise TraceInvalid("parse_replay", f"message {i}: not in canonical form")
+        action = parsed.action
+        if isinstance(action, ToolCallAction):
+            counts["revisions" if action.call_id < next_id else "calls"] += 1
+            next_id = max(next_id, action.call_id + 1)
+        elif isinstance(action, RemoveAction):
+            counts["removals"] += 1
+        elif isinstance(action, PauseAction):
+            counts["pauses"] += 1
+        elif isinstance(action, AnswerAction):
+            counts["answers"] += 1
+    return dict(counts)
+
+
+async def _replay(messages: Sequence[ChatMessage], toolset: Toolset, clock: VirtualClock) -> None:
+    emitted: list[Any] = []
+    latest: dict[int, Any] = {}
+    held: dict[int, Any] = {}  # irreversible calls not yet shown to have run
+    superseded: dict[int, Any] = {}  # the result of a call's version before its revision
+    next_id = 1
+    async with ToolExecutor(toolset, clock, emitted.append) as executor:
+        for i, message in enumerate(messages):
+            if message.role == "assistant":
+                if message.content.endswith(THINK_INTERRUPTED):
+                    continue
+                action = parse_output(message.content, next_id).action
+                if isinstance(action, ToolCallAction):
+                    next_id = max(next_id, action.call_id + 1)
+                    held.pop(action.call_id, None)
+                    if action.call_id in executor.records:
+                        superseded[action.call_id] = latest.get(action.call_id)
+                        executor.withdraw(action.call_id, "revised", notify=False)
+                        await clock.sleep(_SETTLE_S)
+                    tool = toolset.get(action.name)
+                    # An effect that cannot be undone runs only once its result is shown.
+                    hold = (
+                        tool is not None and tool.effect.changes_state and tool.compensate is None
+                    )
+                    rec = executor.submit(
+                        action.call_id, action.name, action.arguments, action.depends, hold=hold
+                    )
+                    if hold:
+                        held[action.call_id] = rec
+                        continue
+                    await clock.sleep(_SETTLE_S)
+                    if rec.status is not CallStatus.DONE:
+                        raise TraceInvalid(
+                            "executor_replay", f"message {i}: call {action.call_id} {rec.error}"
+                        )
+                    latest[action.call_id] = json.loads(json.dumps(rec.result, default=str))
+                elif isinstance(action, RemoveAction):
+                    held.pop(action.call_id, None)
+                    executor.withdraw(action.call_id, "removed")
+                    await clock.sleep(_SETTLE_S)
+                    latest.pop(action.call_id, None)
+                continue
+            if message.role != "user":
+                continue
+            for m in _INPUT_RE.finditer(message.content):
+                result = _RESULT_RE.fullmatch(m.group(0))
+                if result is None:
+                    continue
+                call_id = int(result.group("id"))
+                if call_id in held:
+                    rec = held.pop(call_id)
+                    executor.commit(call_id)
+                    await clock.sleep(_SETTLE_S)
+                    if rec.status is not CallStatus.DONE:
+                        raise TraceInvalid("executor_replay", f"call {call_id} {rec.error}")
+                    latest[call_id] = json.loads(json.dumps(rec.result, default=str))
+                if result.group("error") is not None:
+                    raise TraceInvalid("executor_replay", f"call {call_id} failed in the trace")
+                shown = json.loads(result.group("body"))
+                if call_id in superseded and shown == superseded[call_id] != latest.get(call_id):
+                    raise TraceInvalid(
+                        "stale_result",
+                        f"call {call_id}: the result of its revised version arrived after the "
+                        "revision, indistinguishable from the new one",
+                    )
+                if call_id not in latest or latest[call_id] != shown:
+                    raise TraceInvalid(
+                        "executor_replay",
+                        f"call {call_id}: trace shows {shown!r}, replay gives {latest.get(call_id)!r}",
+                    )
+
+
+def replay_executor(messages: Sequence[ChatMessage], toolset: Toolset) -> None:
+    """Replay the trace's actions on fresh tools; the results must equal those shown."""
+    clock = VirtualClock()
+
+    async def main() -> None:
+        await _replay(messages, toolset, clock)
+
+    try:
+        clock.run(main())
+    except ToolError as exc:
+        raise TraceInvalid("executor_replay", str(exc)) from exc
+    except BaseExceptionGroup as group:
+        first = group.exceptions[0]
+        if isinstance(first, TraceInvalid):
+            raise first from None
+        raise
+
+
+def _check_gold(task: TrainTask, result: SessionResult) -> None:
+    toolset = task.make_toolset()
+    committed = [
+        c for c in result.tool_calls if c.disposition == "committed" and c.status == "done"
+    ]
+    unused = list(committed)
+    results: dict[str, Any] = {}
+    for call in task.calls:
+        if not call.gold:
+            continue
+        wanted = normalise(toolset[call.name].validate(call.final_args(results)))
+        match = next(
+            (c for c in unused if c.name == call.name and normalise(c.arguments) == wanted), None
+        )
+        if match is None:
+            raise TraceInvalid("wrong_calls", f"no committed {call.name} with {wanted}")
+        unused.remove(match)
+        results[call.key] = match.result
+    if unused:
+        raise TraceInvalid("wrong_calls", f"unexpected committed calls {[c.name for c in unused]}")
+
+
+def validate_trace(
+    task: TrainTask,
+    messages: Sequence[ChatMessage],
+    result: SessionResult,
+    contexts: Sequence[Sequence[ChatMessage]],
+) -> dict[str, Any]:
+    """Check a trace (see module docstring); return its behaviour counts."""
+    if result.ended != "answered" or result.answer is None:
+        raise TraceInvalid("not_answered", f"session ended {result.ended!r}")
+    if result.protocol_errors or any(
+        "<protocol_error>" in m.content for m in messages if m.role == "user"
+    ):
+        raise TraceInvalid("protocol_error", "the trace holds a protocol error")
+    seen = {tuple(c) for c in contexts}
+    for i, message in enumerate(messages):
+        if message.role == "assistant" and tuple(messages[:i]) not in seen:
+            raise TraceInvalid("context_mismatch", f"message {i} follows a context never shown")
+    counts = replay_parser(messages)
+    replay_executor(messages, task.make_toolset())
+    _check_gold(task, result)
+    final_t = next((e.t for e in result.ledger.events if getattr(e, "final", False)), float("inf"))
+    counts["early_calls"] = sum(
+        1
+        for e in result.ledger.events
+        if isinstance(e, (ToolCallIssued, ToolCallRevised)) and e.t < final_t
+    )
+    counts["cancelled"] = sum(bool(_CANCEL_RE.search(m.content)) for m in messages)
+    counts["latency_ms"] = round(1000 * (result.latency_s or 0.0))
+    return counts
