@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from test_session import World, call, everything_said, make_tools, run, speech
+
 from specagent.agent import Policy, Session
 from specagent.clock import VirtualClock
-from specagent.events import ProtocolError
-from specagent.grounding import ungrounded_values
+from specagent.events import ModelOutput, ProtocolError
+from specagent.grounding import ungrounded_values, values_written_so_far
 from specagent.models import ScriptedBackend
-
-from test_session import World, call, everything_said, make_tools, run, speech
+from specagent.models.scripted import split_tokens
+from specagent.tools import Effect, Toolset, tool
 
 
 def test_ungrounded_values():
@@ -29,6 +31,8 @@ def test_numbers_must_have_been_said_in_digits_or_words():
         "1",
     ]
     assert ungrounded_values({"x": -5}, "minus 5 degrees") == []
+    assert ungrounded_values({"end": 2}, "from x = -2 to") == ["2"]  # only -2 was said
+    assert ungrounded_values({"high": 3}, "2-3 people") == []  # a range, not minus 3
     assert ungrounded_values({"people": [3]}, heard) == ["3"]
 
 
@@ -65,7 +69,7 @@ def test_after_the_final_update_the_guard_stands_aside():
 
 
 def test_a_guess_written_while_newer_words_wait_is_dropped_silently():
-    """The call was written before 'in Paris' was heard: drop it and let the model rewrite."""
+    """The call was written before 'in Paris' was heard: cut it and let the model rewrite."""
     clock, world = VirtualClock(), World()
     contexts = []
 
@@ -74,8 +78,8 @@ def test_a_guess_written_while_newer_words_wait_is_dropped_silently():
         said = contexts[-1]
         if 'tool_result id="1"' in said:
             return "<answer>sunny</answer>"
-        if "Paris" in said:
-            return call(1, "lookup", '{"city": "Paris"}')
+        if "Paris" in said:  # continues its own cut message (the session resumes it)
+            return "<think>hmm</think>" + call(1, "lookup", '{"city": "Paris"}')
         return "<think>hmm</think>" + call(1, "lookup", '{"city": "London"}')
 
     # "in Paris" arrives while the London guess is being written (tokens 20 ms apart)
@@ -85,3 +89,78 @@ def test_a_guess_written_while_newer_words_wait_is_dropped_silently():
     assert [c.arguments for c in result.tool_calls] == [{"city": "Paris"}]
     assert not any(isinstance(e, ProtocolError) for e in result.ledger)  # nothing to confuse it
     assert result.speculation.ungrounded_refused == 1 and others == []
+
+
+def test_values_written_so_far_reads_a_half_written_call():
+    head = '<tool_call id="1">{"name": "solve", "arguments": {"a": 2, "b": 6'
+    assert values_written_so_far(head) == [2]  # "6" may still grow into "60"
+    assert values_written_so_far(head + ', "c": -1.5}') == [2, 6, -1.5]
+    assert values_written_so_far('{"name": "lookup", "arguments": {"city": "Lon') == []
+    assert values_written_so_far('{"name": "lookup", "arguments": {"city": "London"') == [
+        "London"
+    ]
+    nested = '{"name": "x", "arguments": {"o": {"k": "v", "n": [1, 2]}, "q": "say \\"hi\\"",'
+    assert values_written_so_far(nested) == ["v", 1, 2, 'say "hi"']
+    assert values_written_so_far('{"name": "lookup", "argu') == []
+
+
+def test_a_guess_is_cut_as_soon_as_it_is_written_when_newer_words_wait():
+    """The London guess stops at its closing quote, not at the end of the call."""
+    clock, world = VirtualClock(), World()
+    guess = call(1, "lookup", '{"city": "London", "units": "metric", "days": 3}')
+
+    def responder(messages):
+        said = everything_said(messages)
+        if 'tool_result id="1"' in said:
+            return "<answer>sunny</answer>"
+        if "Paris" in said:
+            return call(1, "lookup", '{"city": "Paris"}')
+        return guess
+
+    # "in Paris" arrives at 1.15, while the guess is being written (tokens 20 ms apart)
+    chunks = speech((1.0, "what's the weather"), (1.15, "in Paris"), (4.0, "please"))
+    backend = ScriptedBackend(clock, responder)
+    session = Session(backend, make_tools(world), clock, Policy.ASYNC)
+    result, others = run(session, clock, chunks)
+    assert [c.arguments for c in result.tool_calls] == [{"city": "Paris"}]
+    assert result.speculation.ungrounded_refused == 1 and others == []
+    # ttft 0.1 s, then a token every 0.02 s: the guess holds 'London' at its cut_at-th token
+    cut_at = len(split_tokens(guess[: guess.index("London") + len('London"')]))
+    whole = len(split_tokens(guess))
+    rewrite = next(e for e in result.ledger if isinstance(e, ModelOutput))
+    assert rewrite.started_t <= 1.0 + 0.1 + cut_at * 0.02 + 1e-9
+    assert rewrite.started_t < 1.0 + 0.1 + (whole - 1) * 0.02  # before the guess would end
+    # nothing the user said was kept, so the tool choice is not kept either: written afresh
+    assert not any(backend.prefixes)
+
+
+def test_a_call_cut_at_a_guess_resumes_from_its_grounded_start():
+    """'Boston' was heard, 'Chicago' was guessed: the model continues after 'Boston'."""
+    clock = VirtualClock()
+    routes: list[tuple[str, str]] = []
+
+    @tool(effect=Effect.READ_ONLY, timeout_s=5.0)
+    async def route(origin: str, destination: str) -> dict:
+        """Find a route."""
+        routes.append((origin, destination))
+        return {"hours": 3}
+
+    def responder(messages):
+        said = everything_said(messages)
+        if 'tool_result id="1"' in said:
+            return "<answer>3 hours</answer>"
+        to = "Denver" if "Denver" in said else "Chicago"
+        return call(1, "route", f'{{"origin": "Boston", "destination": "{to}"}}')
+
+    # "to Denver" arrives at 1.2 s, while ' "Chicago"}}' is being written (1.24 s)
+    chunks = speech((1.0, "a route from Boston"), (1.2, "to Denver"), (4.0, "please"))
+    backend = ScriptedBackend(clock, responder)
+    session = Session(backend, Toolset([route]), clock, Policy.ASYNC)
+    result, others = run(session, clock, chunks)
+    kept = '<tool_call id="1">{"name": "route", "arguments": {"origin": "Boston",'
+    assert backend.prefixes[:2] == ["", kept]
+    assert routes == [("Boston", "Denver")] and result.answer == "3 hours" and others == []
+    written = next(e for e in result.ledger if isinstance(e, ModelOutput))
+    assert written.text == call(1, "route", '{"origin": "Boston", "destination": "Denver"}')
+    assert written.tokens == len(split_tokens(written.text[len(kept) :]))  # only the rest
+    assert result.speculation.ungrounded_refused == 1 and result.protocol_errors == 0

@@ -264,3 +264,26 @@ def test_warm_up_caches_the_system_prompt_without_charging_time() -> None:
     after_warm_up, cached, prompt = clock.run(main())
     assert after_warm_up == 0.0
     assert cached >= 5 and cached < prompt  # the system part came from the cache
+
+
+@pytest.mark.real_model
+def test_a_prefix_is_continued_not_repeated() -> None:
+    """Greedy decoding with part of the answer given yields exactly the rest of that answer."""
+    clock = VirtualClock()
+    backend = _small(clock)
+
+    async def main() -> tuple[str, str]:
+        whole = await _collect(backend, PROMPT)
+        prefix = whole[: whole.rfind(" ", 0, len(whole) // 2)]  # cut between words
+        async with contextlib.aclosing(
+            backend.stream(PROMPT, max_tokens=24, prefix=prefix)
+        ) as pieces:
+            rest = "".join([piece async for piece in pieces])
+        await backend.aclose()
+        return whole, prefix + rest
+
+    whole, resumed = clock.run(main())
+    assert backend.supports_prefix and whole
+    # the prompt tokens are the chat template's, so the continuation agrees with the original
+    # (up to its last word, which max_tokens may cut at a different point)
+    assert resumed.split()[: len(whole.split()) - 1] == whole.split()[:-1]

@@ -348,6 +348,8 @@ def test_stray_think_interrupted_is_dropped() -> None:
         ('<think>t</think><tool_call id="1"', "unfinished"),
         ("<pause", "unfinished"),
         ('<remove id="1"', "unfinished"),
+        ("<remove/>", "needs the id"),
+        ("<remove>", "needs the id"),
         ("<answer", "unfinished"),
         ('<tool_call id="2" depends="a">{"name": "x", "arguments": {}}</tool_call>', "depends"),
         ('<tool_call id="2" depends="1;2">{"name": "x", "arguments": {}}</tool_call>', "depends"),

@@ -24,6 +24,7 @@ the add's fate, then is replayed on the real state).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 from collections import Counter
@@ -256,12 +257,14 @@ class LoggingBackend(ScriptedBackend):
         super().__init__(*args, **kwargs)
         self.generations: list[Generation] = []
 
-    async def stream(self, messages: Any, *, max_tokens: int = 256) -> Any:
-        started, text = self._clock.now(), ""
+    async def stream(self, messages: Any, *, max_tokens: int = 256, prefix: str = "") -> Any:
+        started, text = self._clock.now(), prefix
+        inner = super().stream(messages, max_tokens=max_tokens, prefix=prefix)
         try:
-            async for piece in super().stream(messages, max_tokens=max_tokens):
-                text += piece
-                yield piece
+            async with contextlib.aclosing(inner):  # closed here, not by the GC's hook
+                async for piece in inner:
+                    text += piece
+                    yield piece
         finally:
             self.generations.append(Generation(started, self._clock.now(), text))
 

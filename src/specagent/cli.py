@@ -279,6 +279,18 @@ def models(
             "yes" if status.ready else "no",
             where,
         )
+    from .train.trained import ADAPTER_DIR, TRAINED_MODELS
+
+    for name, trained in TRAINED_MODELS.items():
+        base = model_status(trained.base)
+        adapter = ADAPTER_DIR / trained.adapter
+        table.add_row(
+            name,
+            f"{trained.base} + LoRA adapter (trained here)",
+            "yes" if base.packages_installed and adapter.is_file() else "no",
+            "yes" if base.ready and adapter.is_file() else "no",
+            str(adapter),
+        )
     out.print(table)
     if failures:
         raise typer.Exit(1)

@@ -11,15 +11,20 @@ found counts), so that reformatted values ("paris" for "Paris,") pass; short str
 checked. Numbers are checked too (a model streaming "the roots of the equation where" wrote
 ``a=1, b=2, c=1`` before the user said the coefficients): a number is grounded when it was
 said in digits or, up to twenty and in tens, in words ("a table for two").
+
+The guard also reads a call *while it is being written* (:func:`values_written_so_far`), so a
+session can stop a guess as soon as it appears instead of letting the model finish a call that
+will be refused anyway.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ungrounded_values"]
+__all__ = ["WrittenValue", "grounded_prefix", "ungrounded_values", "values_written_so_far"]
 
 _WORD_RE = re.compile(r"[a-z0-9]+")
 _MIN_CHECKED = 3  # shorter strings ("", "am", "2") are not evidence either way
@@ -62,8 +67,12 @@ def _numbers(value: Any) -> Iterable[float]:
             yield from _numbers(v)
 
 
+_SIGNED_NUMBER_RE = re.compile(r"(?<![a-z0-9])-?\d+(?:\.\d+)?|\d+(?:\.\d+)?", re.IGNORECASE)
+
+
 def _said_numbers(evidence: str, words: set[str]) -> set[float]:
-    said = {float(n) for n in _NUMBER_RE.findall(evidence)}
+    """Numbers said in digits (with their sign: "x = -2" says -2, not 2) or in words."""
+    said = {float(n) for n in _SIGNED_NUMBER_RE.findall(evidence)}
     said.update(float(i) for i, w in enumerate(_NUMBER_WORDS) if w in words)
     said.update(float(n) for n, w in _TENS.items() if w in words)
     return said
@@ -73,8 +82,8 @@ def ungrounded_values(arguments: Mapping[str, Any], evidence: str) -> list[str]:
     """Argument values (strings, numbers) that do not occur in ``evidence``."""
     seen = _words(evidence)
     said = _said_numbers(evidence, seen)
-    missing = [
-        f"{n:g}" for n in _numbers(dict(arguments)) if n not in said and -n not in said
+    missing = [  # a negative value may have been said as "minus 5"
+        f"{n:g}" for n in _numbers(dict(arguments)) if n not in said and not (n < 0 and -n in said)
     ]
     for value in _strings(dict(arguments)):
         words = [w for w in _WORD_RE.findall(value.lower()) if len(w) >= _MIN_CHECKED]
@@ -83,3 +92,90 @@ def ungrounded_values(arguments: Mapping[str, Any], evidence: str) -> list[str]:
         if not any(w in seen for w in words):
             missing.append(value)
     return missing
+
+
+_ARGUMENTS_KEY = '"arguments"'
+_NUMBER_END = frozenset(",}] \n\t")
+
+
+@dataclass(frozen=True)
+class WrittenValue:
+    """An argument value found complete in a half-written call."""
+
+    value: Any
+    item_start: int
+    """Index in the call text where the top-level argument holding it begins (just after
+    the ``{`` or ``,`` before its key): cutting there keeps only the arguments before it."""
+
+
+def _scan_written(partial_call: str) -> list[WrittenValue]:
+    start = partial_call.find(_ARGUMENTS_KEY)
+    if start < 0:
+        return []
+    found: list[WrittenValue] = []
+    open_containers: list[str] = []
+    previous = ""  # the last significant character outside strings
+    item_start = -1
+    i, n = start + len(_ARGUMENTS_KEY), len(partial_call)
+    text = partial_call
+    while i < n:
+        ch = text[i]
+        in_array = bool(open_containers) and open_containers[-1] == "["
+        if ch == '"':
+            j, chars = i + 1, []
+            while j < n and text[j] != '"':
+                if text[j] == "\\" and j + 1 < n:
+                    j += 1
+                chars.append(text[j])
+                j += 1
+            if j >= n:
+                break  # the string is still being written
+            if open_containers and (previous == ":" or in_array):
+                found.append(WrittenValue("".join(chars), item_start))
+            previous, i = '"', j + 1
+        elif ch == "-" or ch.isdigit():
+            match = _NUMBER_RE.match(text, i + (ch == "-"))
+            end = match.end() if match else i + 1
+            if end >= n:
+                break  # the number may still grow
+            if open_containers and text[end] in _NUMBER_END and (previous == ":" or in_array):
+                number = float(text[i:end])
+                found.append(WrittenValue(int(number) if number.is_integer() else number,
+                                          item_start))
+            previous, i = "0", end
+        else:
+            if ch in "{[":
+                open_containers.append(ch)
+                if len(open_containers) == 1:
+                    item_start = i + 1
+            elif ch in "}]" and open_containers:
+                open_containers.pop()
+                if not open_containers:
+                    break  # the arguments object is closed
+            elif ch == "," and len(open_containers) == 1:
+                item_start = i + 1
+            if not ch.isspace():
+                previous = ch
+            i += 1
+    return found
+
+
+def values_written_so_far(partial_call: str) -> list[Any]:
+    """The argument values a half-written tool call already holds in full.
+
+    Scans the JSON after ``"arguments"``: a string value counts once its closing quote is
+    written, a number once a delimiter follows it; object keys are skipped. Malformed or
+    unfinished text simply yields fewer values; this never raises.
+    """
+    return [w.value for w in _scan_written(partial_call)]
+
+
+def grounded_prefix(partial_call: str, evidence: str) -> tuple[str, int] | None:
+    """A half-written call cut just before its first argument whose value nobody has said,
+    with the number of (said) values the kept part holds; ``None`` while every value written
+    so far was said."""
+    for written in _scan_written(partial_call):
+        if ungrounded_values({"value": written.value}, evidence):
+            before = partial_call[: written.item_start]
+            return before, len(_scan_written(before))
+    return None

@@ -531,6 +531,8 @@ def parse_output(text: str, next_id: int) -> ParsedOutput:
             body[: _bare_json_end(body)], text, call_id, depends, next_id
         )
         return ParsedOutput(think, action, tuple(notes + ["tool_call_unclosed"] + more))
+    if re.match(r"<remove\s*/?>", stripped):
+        raise ParseError('<remove/> needs the id of the call to withdraw: <remove id="N"/>', text)
     if stripped.startswith("<") and re.match(r"<(tool_call|remove|pause|answer)\b", stripped):
         raise ParseError("unfinished action: close the tag you opened", text)
     return ParsedOutput(think, AnswerAction(stripped), tuple(notes + ["untagged_answer"]))

@@ -43,6 +43,7 @@ from ..events import (
     ModelOutput,
     ProtocolError,
     SessionEnded,
+    Timer,
     ToolCallCancelled,
     ToolCallFailed,
     ToolCallFinished,
@@ -50,7 +51,6 @@ from ..events import (
     ToolCallRemoved,
     ToolCallRevised,
     ToolCallStarted,
-    Timer,
     UserSpeech,
 )
 from ..executor import (
@@ -62,6 +62,7 @@ from ..executor import (
     LatencyFn,
     ToolExecutor,
 )
+from ..grounding import grounded_prefix, ungrounded_values
 from ..ledger import Ledger, SQLiteLedgerStore
 from ..models.base import ContextWindowExceeded, ModelBackend
 from ..protocol import (
@@ -78,13 +79,12 @@ from ..protocol import (
     render_interrupted,
     render_messages,
 )
-from ..grounding import ungrounded_values
 from ..speculation import Mechanism, SpeculationStats, mechanism_for
 from ..tools import InvalidArgumentsError, Tool, Toolset
 from .inbox import Inbox
-from .records import SessionConfig, SessionResult, ToolCallReport
 from .policies import Policy
 from .prompt import system_prompt
+from .records import SessionConfig, SessionResult, ToolCallReport
 
 __all__ = ["AgentState", "Session", "SessionConfig", "SessionResult", "ToolCallReport"]
 
@@ -206,6 +206,7 @@ class Session:
         self._turn_start = 0  # index in the ledger where this turn begins (set by run)
         self._generations = 0
         self._interrupted = 0
+        self._resume_from = ""  # the grounded start of a call cut at a guess (see _guess_in)
         self._suppressed = 0
         self._tokens = 0
         self._protocol_errors = 0
@@ -481,8 +482,9 @@ class Session:
         self._generations += 1
         self._dirty = False
         messages = self._renderer.render(self.ledger.events, self.prompt)
+        prefix, self._resume_from = self._resume_from, ""
         try:
-            gen = await self._generate(messages)
+            gen = await self._generate(messages, prefix)
         except ContextWindowExceeded as exc:
             self._record(ProtocolError(t=self.clock.now(), message=str(exc)))
             self._finish("context_full")
@@ -504,10 +506,15 @@ class Session:
             return
         self._act(gen)
 
-    async def _generate(self, messages: list[Any]) -> _Generation:
-        gen = _Generation(started_t=self.clock.now(), saw_final=self._final_heard)
+    async def _generate(self, messages: list[Any], prefix: str = "") -> _Generation:
+        """One generation; ``prefix``: the grounded start of a call cut short, which the
+        model continues (see :meth:`_guess_in`)."""
+        gen = _Generation(started_t=self.clock.now(), saw_final=self._final_heard, text=prefix)
         self._set_state(AgentState.GENERATING)
-        stream = self.backend.stream(messages, max_tokens=self.config.max_tokens)
+        if prefix:
+            stream = self.backend.stream(messages, max_tokens=self.config.max_tokens, prefix=prefix)
+        else:
+            stream = self.backend.stream(messages, max_tokens=self.config.max_tokens)
         async with contextlib.aclosing(stream):
             async for piece in stream:
                 gen.text += piece
@@ -525,6 +532,13 @@ class Session:
                     break
                 if self._should_interrupt(gen.text):
                     gen.outcome = "interrupted"
+                    break
+                if self._speech_waiting() and (cut := self._guess_in(gen.text)) is not None:
+                    gen.outcome = "interrupted"
+                    self._ungrounded += 1
+                    before, resume = cut
+                    if resume and self.backend.supports_prefix:
+                        self._resume_from = before
                     break
         return gen
 
@@ -759,6 +773,25 @@ class Session:
         if not self.config.ground_early_calls or self._final_heard:
             return []
         return ungrounded_values(action.arguments, self._evidence())
+
+    def _guess_in(self, text: str) -> tuple[str, bool] | None:
+        """Where the call being written first uses a value nobody has said, if it does:
+        ``(the call up to that argument, whether to continue from there)``.
+
+        Finished, such a call would be refused (see :meth:`_guesses`), so the session stops
+        it there. If the part before the guess holds at least one argument the user did say,
+        the next generation continues it, with the words now waiting in view, instead of
+        writing it all again. A call cut before any said argument is dropped whole: its
+        tool was chosen on too few words (continuing such calls locked the model into the
+        wrong tool on the example requests: docs/protocol.md).
+        """
+        if not self.config.ground_early_calls or self._final_heard or not action_started(text):
+            return None
+        cut = grounded_prefix(text, self._evidence())
+        if cut is None:
+            return None
+        before, said_values = cut
+        return before, said_values > 0
 
     def _speech_waiting(self) -> bool:
         return isinstance(self._inbox.peek(), UserSpeech)

@@ -45,6 +45,9 @@ class ModelBackend(ABC):
     """Streams a model's continuation of a chat context."""
 
     name: str = "model"
+    supports_prefix: bool = False
+    """Whether :meth:`stream` accepts ``prefix``: the start of the assistant message, already
+    written, which the model continues (used to resume a call cut short)."""
 
     @abstractmethod
     def stream(
@@ -53,7 +56,8 @@ class ModelBackend(ABC):
         """Yield the next assistant message piece by piece.
 
         Use as ``async with contextlib.aclosing(backend.stream(msgs)) as tokens:``; leaving
-        early cancels the generation within one token.
+        early cancels the generation within one token. A backend with ``supports_prefix``
+        also takes ``prefix=TEXT`` and then yields only what follows that text.
         """
 
     async def warm_up(self, messages: Sequence[ChatMessage]) -> None:

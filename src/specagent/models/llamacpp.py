@@ -186,7 +186,9 @@ class LlamaCppBackend(ModelBackend):
         n_ctx: int = 8192,
         n_threads: int = 2,
         seed: int = 0,
+        lora_path: Path | None = None,
     ) -> None:
+        """``lora_path``: a LoRA adapter in llama.cpp's GGUF format, applied at load time."""
         path = Path(model_path)
         if not path.is_file():
             raise ModelNotInstalledError(
@@ -213,12 +215,14 @@ class LlamaCppBackend(ModelBackend):
                 n_threads=n_threads,
                 seed=seed,
                 verbose=False,
+                **({"lora_path": str(lora_path)} if lora_path is not None else {}),
             ).result()
         except Exception as exc:
             self._executor.shutdown(wait=True)
             raise ModelError(f"llama.cpp could not load {path}: {exc}") from exc
         self.name = path.name
         self.model_path = path
+        self.lora_path = lora_path
         self.n_ctx = n_ctx
         self._clock = clock
         self._profile = profile
@@ -227,6 +231,7 @@ class LlamaCppBackend(ModelBackend):
         self._lock: asyncio.Lock | None = None
         self._lock_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._closed = False
+        self._formatter: Any = None  # chat template renderer for prefix continuation
         self.last_stats: StreamStats | None = None
 
     @classmethod
@@ -327,8 +332,10 @@ class LlamaCppBackend(ModelBackend):
 
     # --- the stream ------------------------------------------------------------------------
 
+    supports_prefix = True
+
     async def stream(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int = 256
+        self, messages: Sequence[ChatMessage], *, max_tokens: int = 256, prefix: str = ""
     ) -> AsyncIterator[str]:
         if self._closed:
             raise ModelError(f"{self.name}: backend is closed")
@@ -338,6 +345,8 @@ class LlamaCppBackend(ModelBackend):
 
         def open_stream() -> Iterator[Any]:
             self._llama.counts = _Counts()
+            if prefix:
+                return self._continue(payload, prefix, max_tokens)
             return iter(
                 self._llama.create_chat_completion(
                     messages=payload,
@@ -397,6 +406,44 @@ class LlamaCppBackend(ModelBackend):
             finally:
                 self._release(gen)
 
+    def _continue(self, payload: list[dict[str, str]], prefix: str, max_tokens: int) -> Iterator[Any]:
+        """Stream what follows ``prefix`` in a new assistant message (worker thread).
+
+        The context is rendered and tokenised exactly as ``create_chat_completion`` does
+        with the model's own chat template (so the KV cache of earlier prompts still
+        matches); the prefix's tokens follow, and the model continues from them.
+        """
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        llama = self._llama
+        if self._formatter is None:
+            template = llama.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise ModelError(f"{self.name}: the GGUF has no chat template to continue")
+            eos, bos = llama.token_eos(), llama.token_bos()
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
+                bos_token=llama._model.token_get_text(bos) if bos != -1 else "",
+                stop_token_ids=[eos],
+            )
+        rendered = self._formatter(messages=payload)
+        tokens = llama.tokenize(
+            rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
+        )
+        tokens += llama.tokenize(prefix.encode("utf-8"), add_bos=False, special=False)
+        return iter(
+            llama.create_completion(
+                prompt=tokens,
+                stream=True,
+                temperature=0.0,
+                max_tokens=max_tokens,
+                stop=rendered.stop,
+                stopping_criteria=rendered.stopping_criteria,
+                seed=self._seed,
+            )
+        )
+
     async def warm_up(self, messages: Sequence[ChatMessage]) -> None:
         """Evaluate ``messages`` (the system prompt) into the KV cache, charging no clock time.
 
@@ -433,9 +480,13 @@ class LlamaCppBackend(ModelBackend):
 
 
 def _content(chunk: Any) -> str:
+    """The text of a streamed chunk: a chat delta, or a plain completion's ``text``."""
     try:
-        delta = chunk["choices"][0]["delta"]
+        choice = chunk["choices"][0]
     except (KeyError, IndexError, TypeError):
         return ""
-    content = delta.get("content") if isinstance(delta, dict) else None
-    return content or ""
+    if not isinstance(choice, dict):
+        return ""
+    delta = choice.get("delta")
+    content = delta.get("content") if isinstance(delta, dict) else choice.get("text")
+    return content if isinstance(content, str) else ""

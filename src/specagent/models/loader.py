@@ -1,8 +1,10 @@
 """Turn a model spec string from the command line or a config into a backend.
 
-Two forms:
+Three forms:
 
 * a registry name, e.g. ``qwen2.5-coder-0.5b``: run in-process with llama.cpp;
+* a trained model shipped with the package, e.g. ``smollm2-135m-async``: its registry base
+  model with its LoRA adapter applied (see :mod:`specagent.train.trained`);
 * ``openai:<model>@<base_url>``, e.g. ``openai:qwen@http://127.0.0.1:8000/v1``: stream from an
   OpenAI-compatible server.
 """
@@ -21,8 +23,10 @@ OPENAI_PREFIX = "openai:"
 
 def spec_help() -> str:
     """The accepted forms, for error messages and --help texts."""
+    from ..train.trained import TRAINED_MODELS
+
     return (
-        f"a local model ({', '.join(MODELS)}) or "
+        f"a local model ({', '.join([*MODELS, *TRAINED_MODELS])}) or "
         f"'{OPENAI_PREFIX}<model>@<base_url>' (e.g. openai:qwen@http://127.0.0.1:8000/v1)"
     )
 
@@ -40,4 +44,13 @@ def load_backend(spec: str, clock: Clock, profile: LatencyProfile) -> ModelBacke
         from .llamacpp import LlamaCppBackend
 
         return LlamaCppBackend.from_registry(spec, clock, profile)
+    from ..train.trained import TRAINED_MODELS, trained_model_files
+
+    if spec in TRAINED_MODELS:
+        from .llamacpp import LlamaCppBackend
+
+        base, adapter = trained_model_files(spec)
+        backend = LlamaCppBackend(base, clock, profile, lora_path=adapter)
+        backend.name = spec
+        return backend
     raise ValueError(f"unknown model {spec!r}; use {spec_help()}")

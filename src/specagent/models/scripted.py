@@ -44,6 +44,7 @@ class ScriptedBackend(ModelBackend):
         self.ttft_s = ttft_s
         self.token_s = token_s
         self.contexts: list[list[ChatMessage]] = []
+        self.prefixes: list[str] = []  # the prefix each stream was asked to continue
         self.tokens_emitted = 0
         self.closed_early = 0
         self.open_streams = 0
@@ -61,11 +62,19 @@ class ScriptedBackend(ModelBackend):
         self._index += 1
         return out
 
+    supports_prefix = True
+
     async def stream(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int = 256
+        self, messages: Sequence[ChatMessage], *, max_tokens: int = 256, prefix: str = ""
     ) -> AsyncIterator[str]:
+        """Play the next output; with ``prefix``, the output (which the script writes whole)
+        must begin with it, and only the rest is played."""
         self.contexts.append(list(messages))
-        pieces = split_tokens(self._next_output(messages))[:max_tokens]
+        self.prefixes.append(prefix)
+        output = self._next_output(messages)
+        if not output.startswith(prefix):
+            raise ModelError(f"scripted output {output!r} does not continue {prefix!r}")
+        pieces = split_tokens(output[len(prefix) :])[:max_tokens]
         self.open_streams += 1
         finished = False
         try:

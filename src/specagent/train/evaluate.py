@@ -231,13 +231,14 @@ def summarize(scores: Sequence[EpisodeScore]) -> dict[str, Any]:
 
 
 def load_eval_backend(model: str, clock: VirtualClock) -> ModelBackend:
-    """A registry model by name, or a GGUF file by path (e.g. an exported trained model)."""
+    """A registry or trained model by name, or a GGUF file by path (e.g. an exported one)."""
     from ..models.llamacpp import LlamaCppBackend
+    from ..models.loader import load_backend
 
     path = Path(model)
     if path.suffix == ".gguf":
         return LlamaCppBackend(path, clock, MeasuredProfile())
-    return LlamaCppBackend.from_registry(model, clock, MeasuredProfile())
+    return load_backend(model, clock, MeasuredProfile())
 
 
 def evaluate_model(

@@ -151,13 +151,20 @@ def to_gguf(merged_dir: Path, out_file: Path, outtype: str = "q8_0") -> Path:
     return out_file
 
 
-def lora_to_gguf(adapter_dir: Path, base_config_dir: Path, out_file: Path) -> Path:
-    """The adapter alone in llama.cpp's LoRA format (``base_config_dir``: config + tokenizer)."""
+def lora_to_gguf(
+    adapter_dir: Path, base_config_dir: Path, out_file: Path, outtype: str = "f16"
+) -> Path:
+    """The adapter alone in llama.cpp's LoRA format (``base_config_dir``: config + tokenizer).
+
+    f16 by default, keeping the adapter's weights as trained: a q8_0 export applied to the
+    base gave different greedy output from the merged model on a training context
+    (docs/training.md).
+    """
     out_file.parent.mkdir(parents=True, exist_ok=True)
     _run_converter(
         "convert_lora_to_gguf.py",
         [str(adapter_dir), "--base", str(base_config_dir), "--outfile", str(out_file),
-         "--outtype", "q8_0"],
+         "--outtype", outtype],
     )  # fmt: skip
     return out_file
 

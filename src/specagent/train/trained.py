@@ -38,9 +38,9 @@ TRAINED_MODELS: dict[str, TrainedModel] = {
         name="smollm2-135m-async",
         base="smollm2-135m",
         adapter="smollm2-135m-async.lora.gguf",
-        sha256="a203c614546b51c410870a33d7d0837324e48d10f03cde5c9160d0f4e47acd47",
-        size=7_551_840,
-        description="SmolLM2-135M-Instruct + LoRA r16 trained on clock-based traces "
+        sha256="a09043c6fa6e25b29c0e9872df74726df50dbf6a51a6259fe09a2ed10bc6cdc3",
+        size=9_798_240,
+        description="SmolLM2-135M-Instruct + LoRA r16 (f16) trained on clock-based traces "
         "(docs/training.md)",
     ),
 }
