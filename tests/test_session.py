@@ -572,3 +572,27 @@ def test_a_read_repeated_after_a_write_runs_again_but_a_plain_repeat_does_not():
     assert world.lookups == 2 and world.booked == ["Paris"]
     assert [c.call_id for c in result.tool_calls] == [1, 3, 4]
     assert others == []
+
+
+def test_the_same_write_is_not_done_twice_even_after_another_write():
+    """A small model looping on two alarms must not set them again and again."""
+    clock, world = VirtualClock(), World()
+    steps = [
+        call(1, "book", '{"item": "10:00"}'),
+        call(2, "book", '{"item": "11:00"}'),
+        call(3, "book", '{"item": "10:00"}'),  # the same write again: not run
+        call(4, "book", '{"item": "11:00"}'),  # and again
+        "<answer>done</answer>",
+    ]
+
+    def responder(messages):
+        done = sum(m.role == "assistant" and "<tool_call" in m.content for m in messages)
+        return steps[min(done, len(steps) - 1)]
+
+    for policy in (Policy.SYNC, Policy.SPECULATIVE):
+        world = World()
+        session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, policy)
+        result, others = run(session, clock, WEATHER)
+        assert world.booked == ["10:00", "11:00"], policy
+        assert [c.call_id for c in result.tool_calls] == [1, 2], policy
+        assert others == []

@@ -698,10 +698,13 @@ class Session:
                 self._dirty = False
                 return False
         key = _call_key(action.name, action.arguments)
+        writes = tool is not None and tool.effect.changes_state
         if any(
             _call_key(r.name, r.arguments) == key
             and r.disposition in (None, Disposition.COMMITTED)
-            and not self._state_changed_since(r.call_id)
+            # a read may be repeated after a write (fresh state); the same write, never: a
+            # small model looping on "add alarm 10:00, add alarm 11:00" would do it each time
+            and (writes or not self._state_changed_since(r.call_id))
             for r in executor.records.values()
             if r.call_id != action.call_id
         ):
