@@ -6,7 +6,7 @@ from test_session import World, call, everything_said, make_tools, run, speech
 
 from specagent.agent import Policy, Session
 from specagent.clock import VirtualClock
-from specagent.events import ModelOutput, ProtocolError
+from specagent.events import ModelOutput, ProtocolError, ToolCallStarted
 from specagent.grounding import ungrounded_values, values_written_so_far
 from specagent.models import ScriptedBackend
 from specagent.models.scripted import split_tokens
@@ -164,3 +164,36 @@ def test_a_call_cut_at_a_guess_resumes_from_its_grounded_start():
     assert written.text == call(1, "route", '{"origin": "Boston", "destination": "Denver"}')
     assert written.tokens == len(split_tokens(written.text[len(kept) :]))  # only the rest
     assert result.speculation.ungrounded_refused == 1 and result.protocol_errors == 0
+
+
+def test_a_continued_call_does_not_reach_the_commit_point_of_a_held_call():
+    """Its id was written before the final words: the held booking waits for the next action."""
+    clock, world = VirtualClock(), World()
+
+    @tool(effect=Effect.READ_ONLY, timeout_s=5.0)
+    async def route(origin: str, destination: str) -> dict:
+        """Find a route."""
+        return {"hours": 3}
+
+    def responder(messages):
+        said = everything_said(messages)
+        if 'tool_result id="2"' in said:
+            return "<answer>booked; 3 hours</answer>"
+        if "Boston" not in said:
+            return call(1, "book", '{"item": "Paris"}')
+        to = "Denver" if "Denver" in said else "Chicago"
+        return call(2, "route", f'{{"origin": "Boston", "destination": "{to}"}}')
+
+    # the booking is written by 1.22 s; the route call reaches its guess at 1.44 s, when the
+    # final words (1.4 s) are waiting: it is cut and continued with them in view
+    chunks = speech((1.0, "book Paris"), (1.2, "and a route from Boston"), (1.4, "to Denver"))
+    tools = Toolset([*make_tools(world).values(), route])
+    backend = ScriptedBackend(clock, responder)
+    result, others = run(Session(backend, tools, clock, Policy.ASYNC), clock, chunks)
+    assert any(backend.prefixes) and result.answer == "booked; 3 hours" and others == []
+    assert world.booked == ["Paris"]
+    continued = next(
+        e for e in result.ledger if isinstance(e, ModelOutput) and '"Denver"' in e.text
+    )
+    booked = next(e for e in result.ledger if isinstance(e, ToolCallStarted) and e.call_id == 1)
+    assert booked.t > continued.t

@@ -509,7 +509,11 @@ class Session:
     async def _generate(self, messages: list[Any], prefix: str = "") -> _Generation:
         """One generation; ``prefix``: the grounded start of a call cut short, which the
         model continues (see :meth:`_guess_in`)."""
-        gen = _Generation(started_t=self.clock.now(), saw_final=self._final_heard, text=prefix)
+        # A continued call does not count as the model moving on after the final words: its
+        # start (and id) was written before them, so it releases no held call.
+        gen = _Generation(
+            started_t=self.clock.now(), saw_final=self._final_heard and not prefix, text=prefix
+        )
         self._set_state(AgentState.GENERATING)
         if prefix:
             stream = self.backend.stream(messages, max_tokens=self.config.max_tokens, prefix=prefix)
