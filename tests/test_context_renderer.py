@@ -9,6 +9,7 @@ from specagent.events import (
     ModelOutput,
     ProtocolError,
     ToolCallFinished,
+    ToolCallRevised,
     ToolCallStarted,
     UserSpeech,
 )
@@ -25,6 +26,7 @@ event = st.one_of(
     ),
     st.builds(ToolCallFinished, t=times, call_id=st.integers(1, 5), result=st.integers()),
     st.builds(ToolCallStarted, t=times, call_id=st.integers(1, 5)),
+    st.builds(ToolCallRevised, t=times, call_id=st.integers(1, 5), name=st.just("f")),
     st.builds(ProtocolError, t=times, message=st.text(max_size=5)),
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from specagent.events import (
     ToolCallCancelled,
     ToolCallFailed,
     ToolCallFinished,
+    ToolCallRevised,
     ToolCallStarted,
     UserSpeech,
 )
@@ -515,6 +517,24 @@ def test_render_messages_groups_inputs_between_outputs() -> None:
     assert render_messages([], "S") == [ChatMessage("system", "S")]
 
 
+def test_a_result_arriving_while_its_revision_was_written_is_left_out() -> None:
+    old_result = ToolCallFinished(t=2.2, call_id=1, result={"city": "Paris"})
+    revision = ModelOutput(t=2.5, started_t=2.0, text="<tool_call id=\"1\">…Lyon…</tool_call>")
+    events = [
+        ModelOutput(t=1.4, started_t=1.0, text="<tool_call id=\"1\">…Paris…</tool_call>"),
+        old_result,
+        revision,
+        ToolCallRevised(t=2.5, call_id=1, name="lookup", arguments={"city": "Lyon"}),
+        ToolCallFinished(t=3.3, call_id=1, result={"city": "Lyon"}),
+    ]
+    shown = "\n".join(m.content for m in render_messages(events, "S"))
+    assert "Paris\"}</tool_result>" not in shown and "Lyon\"}</tool_result>" in shown
+    # seen before the revision began, the same result stays: it is correctly ordered history
+    seen_first = [*events[:2], replace(revision, started_t=2.3), *events[3:]]
+    shown = "\n".join(m.content for m in render_messages(seen_first, "S"))
+    assert '<tool_result id="1">{"city": "Paris"}</tool_result>' in shown
+
+
 def test_render_input_brief_is_plain_text() -> None:
     assert render_input(Brief(t=0.0, text="Find the cheapest flight.")) == "Find the cheapest flight."
 
@@ -540,5 +560,7 @@ def test_render_input_ignores_events_the_model_never_sees(event: Any) -> None:
     ],
 )
 def test_an_output_that_impersonates_an_input_is_a_parse_error(text):
-    with pytest.raises(ParseError, match="input tag"):
+    with pytest.raises(ParseError, match="input tag") as caught:
         parse_output(text, 1)
+    # an imitated result (a small model "waiting" for its call) is told how to wait
+    assert ("<pause/> to wait" in caught.value.message) == text.startswith("<tool_result")

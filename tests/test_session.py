@@ -17,6 +17,7 @@ from specagent.events import (
     ToolCallFailed,
     ToolCallFinished,
     ToolCallHeld,
+    ToolCallRevised,
     UserSpeech,
 )
 from specagent.models import ScriptedBackend
@@ -438,6 +439,38 @@ def test_revised_held_call_runs_only_with_the_new_arguments():
     assert world.booked == ["Denver flight"]
     assert result.tool_calls[0].arguments == {"item": "Denver flight"}
     assert others == []
+
+
+def test_a_result_that_arrives_while_its_call_is_revised_is_never_shown():
+    """The old version's result lands mid-revision; it must not pass for the new one's."""
+    seen: list[list[ChatMessage]] = []
+
+    def responder(messages):
+        seen.append(list(messages))
+        said, made = everything_said(messages), model_said(messages)
+        if '"city": "Lyon"' in said and "please" in said:
+            return "<answer>sunny in Lyon</answer>"
+        if "Lyon" in said and "Lyon" not in made:
+            return call(1, "lookup", '{"city": "Lyon"}')
+        if "Paris" in said and "tool_call" not in made:
+            return call(1, "lookup", '{"city": "Paris"}')
+        return "<pause/>"
+
+    clock, world = VirtualClock(), World()
+    backend = ScriptedBackend(clock, responder, ttft_s=0.1, token_s=0.05)
+    chunks = speech((1.0, "weather in Paris"), (1.9, "no, in Lyon"), (6.0, "please"))
+    session = Session(backend, make_tools(world), clock, Policy.ASYNC, latency=lambda n, a: 0.8)
+    result, others = run(session, clock, chunks)
+    revision = next(e for e in result.ledger if isinstance(e, ToolCallRevised))
+    old = [
+        e for e in result.ledger
+        if isinstance(e, ToolCallFinished) and e.result == {"city": "Paris", "sky": "sunny"}
+    ]
+    # the scenario happened: Paris's result arrived during the generation that revised it
+    writer = [e for e in result.ledger if isinstance(e, ModelOutput) and e.t <= revision.t][-1]
+    assert len(old) == 1 and writer.started_t < old[0].t < revision.t
+    assert all('"city": "Paris"' not in everything_said(m) for m in seen)
+    assert result.answer == "sunny in Lyon" and world.lookups == 2 and others == []
 
 
 def test_a_repeated_committed_call_is_not_run_again():

@@ -45,6 +45,7 @@ from .events import (
     ToolCallCompensated,
     ToolCallFailed,
     ToolCallFinished,
+    ToolCallRevised,
     UserSpeech,
 )
 
@@ -52,6 +53,7 @@ __all__ = [
     "ChatMessage",
     "render_messages",
     "ContextRenderer",
+    "SupersededResults",
     "ToolCallAction",
     "RemoveAction",
     "PauseAction",
@@ -143,23 +145,67 @@ def render_messages(events: Iterable[Event], system_prompt: str) -> list[ChatMes
 
     Consecutive inputs are joined into one user message. The ledger holds events in the order
     they happened; a model output is placed where its generation *started*, so an input that
-    arrived while the model was writing comes after that output, as the model saw it.
+    arrived while the model was writing comes after that output, as the model saw it. A
+    superseded result (see :class:`SupersededResults`) is left out.
     """
+    events = list(events)
+    superseded = SupersededResults()
+    for index, event in enumerate(events):
+        superseded.feed(index, event)
     out = [ChatMessage("system", system_prompt)]
     pending: list[str] = []
-    for event in sorted(events, key=_seen_at):
+    placed = sorted(range(len(events)), key=lambda i: _seen_at(events[i]))
+    for index in placed:
+        event = events[index]
         if isinstance(event, ModelOutput):
             if pending:
                 out.append(ChatMessage("user", "\n".join(pending)))
                 pending = []
             out.append(ChatMessage("assistant", event.text))
             continue
-        text = render_input(event)
+        text = None if index in superseded.indices else render_input(event)
         if text is not None:
             pending.append(text)
     if pending:
         out.append(ChatMessage("user", "\n".join(pending)))
     return out
+
+
+_RESULT_EVENTS = (ToolCallFinished, ToolCallFailed)
+
+
+class SupersededResults:
+    """Finds results the model must not see because it revised their call before reading them.
+
+    A read-only call can finish while the model is still writing a revision of it. Placed
+    where it arrived, the old version's result would come *after* the revision in the context,
+    looking exactly like the new version's result, and the model could answer from stale data.
+    Such a result is left out; the revised call's own result follows. A result the model had
+    seen before it revised the call stays: it is history, correctly ordered.
+
+    Fed the ledger in order, it marks the last result of call N superseded when a
+    ``ToolCallRevised`` of N comes from a generation that started before that result arrived.
+    A session records a generation's ``ModelOutput`` just before the events of its action, so
+    the generation that wrote a revision is the last ``ModelOutput`` before it.
+    """
+
+    def __init__(self) -> None:
+        self.indices: set[int] = set()
+        self._last_result: dict[int, tuple[int, float]] = {}  # call id -> (index, arrived at)
+        self._generation_started = float("-inf")  # of the last ModelOutput fed
+
+    def feed(self, index: int, event: Event) -> int | None:
+        """Take the next ledger event; returns the index of a result it marked superseded."""
+        if isinstance(event, _RESULT_EVENTS) and event.notify_model:
+            self._last_result[event.call_id] = (index, event.t)
+        elif isinstance(event, ModelOutput):
+            self._generation_started = event.started_t
+        elif isinstance(event, ToolCallRevised):
+            seen = self._last_result.pop(event.call_id, None)
+            if seen is not None and self._generation_started < seen[1]:
+                self.indices.add(seen[0])
+                return seen[0]
+        return None
 
 
 class ContextRenderer:
@@ -182,6 +228,7 @@ class ContextRenderer:
         self._count = 0  # events consumed so far
         self._last: Event | None = None  # the last of them (to check the prefix is unchanged)
         self._latest = float("-inf")  # latest _seen_at among rendered inputs and outputs
+        self._superseded = SupersededResults()  # fed every event consumed so far
 
     def render(self, events: Sequence[Event], system_prompt: str) -> list[ChatMessage]:
         if (
@@ -190,22 +237,29 @@ class ContextRenderer:
             or (self._count and events[self._count - 1] is not self._last)
         ):
             self._reset(system_prompt)
-        # (seen at, text or None for a model output); events the model never sees are skipped,
-        # as they change nothing in the rendering wherever they sort.
-        fresh: list[tuple[float, Event, str | None]] = []
-        for event in events[self._count :]:
+        # (seen at, ledger index, event, text or None for a model output); events the model
+        # never sees are skipped, as they change nothing in the rendering wherever they sort.
+        fresh: list[tuple[float, int, Event, str | None]] = []
+        for index in range(self._count, len(events)):
+            event = events[index]
+            hidden = self._superseded.feed(index, event)
+            if hidden is not None and hidden < self._count:
+                # a result already rendered turned out superseded: start over
+                self._reset(system_prompt)
+                return self.render(events, system_prompt)
             if isinstance(event, ModelOutput):
-                fresh.append((_seen_at(event), event, None))
+                fresh.append((_seen_at(event), index, event, None))
             else:
                 text = render_input(event)
                 if text is not None:
-                    fresh.append((_seen_at(event), event, text))
+                    fresh.append((_seen_at(event), index, event, text))
+        fresh = [f for f in fresh if f[1] not in self._superseded.indices]
         if fresh and min(f[0] for f in fresh) < self._latest:
             # a new event belongs before one already rendered: start over
             self._reset(system_prompt)
             return self.render(events, system_prompt)
         fresh.sort(key=lambda f: f[0])  # stable, like sorted(events, key=_seen_at)
-        for seen, event, text in fresh:
+        for seen, _, event, text in fresh:
             if text is None:
                 if self._pending:
                     self._done.append(ChatMessage("user", "\n".join(self._pending)))
@@ -515,11 +569,15 @@ def parse_output(text: str, next_id: int) -> ParsedOutput:
         body = stripped[:bare_end] if bare_end else stripped
         action, more = _call_from_json(body, text, None, (), next_id)
         return ParsedOutput(think, action, tuple(notes + ["bare_json"] + more))
-    if _INPUT_TAG_RE.match(stripped):
-        raise ParseError(
-            "that is an input tag; write one action: <tool_call>, <remove/>, <pause/> or <answer>",
-            text,
+    imitated = _INPUT_TAG_RE.match(stripped)
+    if imitated:
+        hint = (
+            "tool results arrive by themselves: write <pause/> to wait for one, or <answer> "
+            "once you have it"
+            if imitated.group(1) == "tool_result"
+            else "write one action: <tool_call>, <remove/>, <pause/> or <answer>"
         )
+        raise ParseError(f"that is an input tag; {hint}", text)
     unclosed = _UNCLOSED_CALL_RE.match(stripped)
     if unclosed and _bare_json_end(unclosed.group("body")) is not None:
         body = unclosed.group("body")
