@@ -38,7 +38,7 @@ TRAINED_MODELS: dict[str, TrainedModel] = {
         name="smollm2-135m-async",
         base="smollm2-135m",
         adapter="smollm2-135m-async.lora.gguf",
-        sha256="a09043c6fa6e25b29c0e9872df74726df50dbf6a51a6259fe09a2ed10bc6cdc3",
+        sha256="9758ebf324e57a0d64949cb98d2bd82432e636b55c0f5915def080ce7a82f330",
         size=9_798_240,
         description="SmolLM2-135M-Instruct + LoRA r16 (f16) trained on clock-based traces "
         "(docs/training.md)",
