@@ -29,7 +29,7 @@ def test_run_compare_json_reports_every_policy(monkeypatch):
     )
     assert result.exit_code == 0, result.output
     runs = json.loads(result.output)["runs"]
-    assert set(runs) == {"sync", "async", "speculative", "oracle"}
+    assert set(runs) == {"sync", "async", "speculative", "oracle", "verified"}
     for record in runs.values():
         assert record["answer"] == "Sunny in Paris."
         assert {"latency_s", "first_token_latency_s", "tool_calls", "speculation"} <= set(record)

@@ -287,3 +287,43 @@ def test_a_prefix_is_continued_not_repeated() -> None:
     # the prompt tokens are the chat template's, so the continuation agrees with the original
     # (up to its last word, which max_tokens may cut at a different point)
     assert resumed.split()[: len(whole.split()) - 1] == whole.split()[:-1]
+
+
+def test_a_draft_changes_only_the_speed_never_the_text() -> None:
+    """A right draft is kept whole, a wrong one up to its first wrong token; the output is
+    always what greedy decoding alone writes, and a kept draft costs one modelled prefill."""
+    clock = VirtualClock()
+    backend = _small(clock, TEST_PROFILE)
+
+    async def drafted(draft: str) -> tuple[str, float, int, int]:
+        t0 = clock.now()
+        async with contextlib.aclosing(
+            backend.stream(PROMPT, max_tokens=24, draft=draft)
+        ) as pieces:
+            text = "".join([piece async for piece in pieces])
+        stats = backend.last_stats
+        assert stats is not None
+        return text, clock.now() - t0, stats.accepted_tokens, stats.draft_tokens
+
+    async def main():
+        whole = await _collect(backend, PROMPT)
+        plain_s = clock.now()
+        plain_again = await _collect(backend, PROMPT)
+        plain_s = clock.now() - plain_s
+        right = await drafted(whole)
+        cut = whole.rfind(" ", 0, len(whole) // 2)
+        wrong = await drafted(whole[:cut] + " zzz qqq" + whole[cut:])
+        nonsense = await drafted("Bananas are not colours at all.")
+        await backend.aclose()
+        return whole, plain_again, plain_s, right, wrong, nonsense
+
+    whole, plain_again, plain_s, right, wrong, nonsense = clock.run(main())
+    assert backend.supports_draft and whole == plain_again
+    for text, _, accepted, drafted_n in (right, wrong, nonsense):
+        assert text == whole
+        assert 0 <= accepted <= drafted_n
+    assert right[2] == right[3] > 0  # all of the right draft kept
+    assert 0 < wrong[2] < wrong[3]  # the wrong one up to its first wrong token
+    assert nonsense[2] == 0
+    # the whole answer kept at prompt speed (100 tok/s) is cheaper than decoding it (25 tok/s)
+    assert right[1] < plain_s

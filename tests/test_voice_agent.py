@@ -323,3 +323,10 @@ def test_every_peripheral_task_ends_with_the_session(
     assert not left
     assert not [t for t in threading.enumerate() if t.name.startswith(("asr", "tts"))]
     assert sub.open_streams == 0 and main.open_streams == 0
+
+
+@pytest.mark.parametrize("policy", [Policy.ORACLE, Policy.VERIFIED])
+def test_policies_that_need_the_end_of_the_request_in_advance_are_refused(policy) -> None:
+    clock = VirtualClock()
+    with pytest.raises(ValueError, match="in advance when the request ends"):
+        VoiceAgent(ScriptedBackend(clock, ["<pause/>"]), Toolset([]), clock, policy, None)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .agent import Policy, Session, SessionResult
+from .agent import Policy, SessionResult, session_for
 from .clock import Clock, RealClock, VirtualClock
 from .envs.assistant import EXAMPLE_REQUESTS, AssistantWorld, assistant_toolset, tool_latency
 from .events import Event
@@ -77,13 +77,15 @@ def run_request(
 ) -> RunOutcome:
     """Run one request against the example assistant toolset on ``clock``."""
     world = AssistantWorld()
-    session = Session(
+    extra = {"speculator_latency": tool_latency(seed)} if policy is Policy.VERIFIED else {}
+    session = session_for(
+        policy,
         backend,
         assistant_toolset(world),
         clock,
-        policy,
         latency=tool_latency(seed),
         observer=observer,
+        **extra,
     )
     speech = simulate_speech(request, words_per_minute=words_per_minute, chunk_words=chunk_words)
 
@@ -124,7 +126,9 @@ def run(
     ] = "weather-and-table",
     policy: Annotated[
         str,
-        typer.Option(help="sync, async, speculative or oracle; 'compare' runs all four."),
+        typer.Option(
+            help="sync, async, speculative, oracle or verified; 'compare' runs all five."
+        ),
     ] = "speculative",
     model: Annotated[
         str, typer.Option(help="Registry name or openai:MODEL@BASE_URL.")
@@ -147,7 +151,7 @@ def run(
             )
         request = EXAMPLE_REQUESTS[example]
     policies = (
-        [Policy.SYNC, Policy.ASYNC, Policy.SPECULATIVE, Policy.ORACLE]
+        list(Policy)
         if policy == "compare"
         else [_parse_policy(policy)]
     )

@@ -76,3 +76,7 @@ class SpeculationStats:
     """Re-emitted calls the semantic guard found equivalent (result kept, nothing rerun)."""
     ungrounded_refused: int = 0
     """Early calls not run because they used values nobody had said yet."""
+    drafted_tokens: int = 0
+    """``verified`` policy: tokens of guessed drafts checked against the model's own choice."""
+    accepted_tokens: int = 0
+    """``verified`` policy: of those, the tokens kept (written at prompt speed)."""

@@ -25,6 +25,10 @@ class Policy(enum.Enum):
     early, in a sandbox or with a compensating action, and commit at their commit point."""
     ORACLE = "oracle"
     """Knows the whole request when speech starts (a lower bound on latency)."""
+    VERIFIED = "verified"
+    """A speculator (async) guesses while the user speaks; at the final words a sync actor
+    takes over and checks each guess as a draft: the outcome is sync's, sooner. Played by
+    :class:`~specagent.agent.verified.VerifiedSession`, not :class:`Session`."""
 
     @property
     def streams_partial_speech(self) -> bool:

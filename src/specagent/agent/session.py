@@ -178,6 +178,8 @@ class Session:
         self.backend = backend
         self.toolset = toolset
         self.clock = clock
+        if policy is Policy.VERIFIED:
+            raise ValueError("the verified policy is played by agent.verified.VerifiedSession")
         self.policy = policy
         self.ledger = ledger if ledger is not None else Ledger()
         self.config = config or SessionConfig()

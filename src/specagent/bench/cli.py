@@ -76,8 +76,8 @@ def bench(
         ),
     ] = ",".join(QUICK_SUITE),
     policies: Annotated[
-        str, typer.Option(help="Comma-separated: sync, async, speculative, oracle.")
-    ] = "sync,async,speculative,oracle",
+        str, typer.Option(help="Comma-separated: sync, async, speculative, oracle, verified.")
+    ] = "sync,async,speculative,oracle,verified",
     limit: Annotated[
         int | None, typer.Option(min=1, help="First N episodes of each dataset.")
     ] = None,

@@ -54,6 +54,7 @@ POLICY_COLOURS = {
     "async": "#1f77b4",
     "speculative": "#2ca02c",
     "oracle": "#9467bd",
+    "verified": "#d62728",
 }
 _SPARE_COLOURS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22")
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..agent import Policy, Session, SessionConfig, SessionResult
+from ..agent import Policy, SessionConfig, SessionResult, session_for
 from ..agent.prompt import system_prompt
 from ..clock import Clock, RealClock, VirtualClock
 from ..events import Event
@@ -239,6 +239,7 @@ async def play_episode(
     ledger = Ledger()
     timeline = _TimelineRecorder()
     latency = _latency_fn(settings, episode)
+    spec_latency = _latency_fn(settings, episode)  # verified's speculator: the same draws
     records: list[TurnRecord] = []
     outcomes: list[TurnOutcome] = []
     results: list[SessionResult] = []
@@ -247,11 +248,13 @@ async def play_episode(
         text = user.next_turn(answer)
         if text is None:
             break
-        session = Session(
+        extra = {"speculator_latency": spec_latency} if policy is Policy.VERIFIED else {}
+        session = session_for(
+            policy,
             backend,
             toolset,
             clock,
-            policy,
+            **extra,
             ledger=ledger,
             latency=latency,
             observer=timeline,

@@ -9,6 +9,7 @@ within one token of that. Backends charge their compute to the clock through a l
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from collections.abc import AsyncIterator, Sequence
 
 from ..clock import Clock
@@ -17,6 +18,7 @@ from ..protocol import ChatMessage
 
 __all__ = [
     "ChatMessage",
+    "DraftOutcome",
     "ModelBackend",
     "ModelError",
     "ModelNotInstalledError",
@@ -41,13 +43,30 @@ class ContextWindowExceeded(ModelError):
     """The context no longer fits the model's window."""
 
 
+@dataclass(frozen=True)
+class DraftOutcome:
+    """How much of a stream's draft the model kept."""
+
+    draft_tokens: int
+    accepted_tokens: int
+
+
 class ModelBackend(ABC):
     """Streams a model's continuation of a chat context."""
+
+    last_draft: DraftOutcome | None = None
+    """Set by a backend with ``supports_draft`` for each stream given a draft."""
 
     name: str = "model"
     supports_prefix: bool = False
     """Whether :meth:`stream` accepts ``prefix``: the start of the assistant message, already
     written, which the model continues (used to resume a call cut short)."""
+    supports_draft: bool = False
+    """Whether :meth:`stream` accepts ``draft``: text the model would probably write next
+    (another run's guess). The backend checks the whole draft in one batched pass, at prompt
+    speed, keeps the longest start that greedy decoding would itself have produced, and
+    decodes the rest as usual: the output is what plain decoding writes, only sooner (up to
+    floating-point near-ties, see docs/verified.md)."""
 
     @abstractmethod
     def stream(
@@ -57,7 +76,8 @@ class ModelBackend(ABC):
 
         Use as ``async with contextlib.aclosing(backend.stream(msgs)) as tokens:``; leaving
         early cancels the generation within one token. A backend with ``supports_prefix``
-        also takes ``prefix=TEXT`` and then yields only what follows that text.
+        also takes ``prefix=TEXT`` and then yields only what follows that text; one with
+        ``supports_draft`` takes ``draft=TEXT`` (see :attr:`supports_draft`).
         """
 
     async def warm_up(self, messages: Sequence[ChatMessage]) -> None:

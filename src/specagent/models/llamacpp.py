@@ -42,10 +42,13 @@ from typing import Any
 
 from ..clock import Clock
 from ..profiles import LatencyProfile, MeasuredProfile
+from .draft_check import DraftCheck as _Verified
+from .draft_check import check_draft
 from .pacing import charge_end, charge_piece
 from .base import (
     ChatMessage,
     ContextWindowExceeded,
+    DraftOutcome,
     ModelBackend,
     ModelError,
     ModelNotInstalledError,
@@ -68,6 +71,9 @@ class StreamStats:
     first_piece_s: float = 0.0  # compute_s up to and including the first sampled token
     wait_s: float = 0.0  # wall time waiting for a token an earlier, cancelled stream left running
     charged_s: float = 0.0  # clock time this stream slept to pace its tokens
+    draft_tokens: int = 0  # tokens of a draft checked in one batch (see ``stream(draft=)``)
+    accepted_tokens: int = 0  # of those, the start greedy decoding agreed with
+    check_decoded: int = 0  # the model's next token, which the check also gave
     finished: bool = False  # ran to the end (False: the consumer stopped early or it failed)
 
     @property
@@ -326,6 +332,9 @@ class LlamaCppBackend(ModelBackend):
 
     def _snapshot(self, stats: StreamStats) -> None:
         counts: _Counts = self._llama.counts
+        if stats.draft_tokens:  # the prompt was evaluated by the draft check; count its tokens
+            stats.generated_tokens = stats.accepted_tokens + stats.check_decoded + counts.generated
+            return
         stats.prompt_tokens = counts.prompt_tokens
         stats.cached_tokens = counts.prompt_tokens - counts.prompt_evaluated
         stats.generated_tokens = counts.generated
@@ -333,20 +342,32 @@ class LlamaCppBackend(ModelBackend):
     # --- the stream ------------------------------------------------------------------------
 
     supports_prefix = True
+    supports_draft = True
 
     async def stream(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int = 256, prefix: str = ""
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int = 256,
+        prefix: str = "",
+        draft: str = "",
     ) -> AsyncIterator[str]:
         if self._closed:
             raise ModelError(f"{self.name}: backend is closed")
         payload = [{"role": m.role, "content": m.content} for m in messages]
         stats = StreamStats()
         self.last_stats = stats
+        verified: _Verified | None = None
+        self.last_draft = None
 
         def open_stream() -> Iterator[Any]:
             self._llama.counts = _Counts()
+            if verified is not None:
+                budget = max_tokens - verified.accepted - verified.decoded
+                return self._complete(verified.tokens, verified.template, max(budget, 0))
             if prefix:
-                return self._continue(payload, prefix, max_tokens)
+                tokens, template = self._prompt_tokens(payload, prefix)
+                return self._complete(tokens, template, max_tokens)
             return iter(
                 self._llama.create_chat_completion(
                     messages=payload,
@@ -358,6 +379,34 @@ class LlamaCppBackend(ModelBackend):
             )
 
         async with self._stream_lock():
+            if draft:
+                verified = await self._check_draft(payload, prefix, draft)
+                stats.compute_s += verified.compute_s
+                stats.first_piece_s = verified.compute_s
+                written = verified.accepted + verified.decoded
+                stats.prompt_tokens = len(verified.tokens) - written
+                prompt_evaluated = verified.evaluated - max(verified.drafted - 1, 0)
+                stats.cached_tokens = stats.prompt_tokens - prompt_evaluated
+                stats.draft_tokens = verified.drafted
+                stats.accepted_tokens = verified.accepted
+                stats.check_decoded = verified.decoded
+                stats.generated_tokens = written
+                self.last_draft = DraftOutcome(verified.drafted, verified.accepted)
+                # The check is a prompt evaluation of context + draft: charged as one.
+                stats.charged_s += await charge_piece(
+                    self._clock,
+                    self._profile,
+                    verified.compute_s,
+                    first=True,
+                    prompt_tokens=verified.evaluated,
+                )
+                for piece in verified.pieces:  # one per token, like decoded ones
+                    stats.pieces += 1
+                    yield piece
+                if verified.ended or verified.accepted + verified.decoded >= max_tokens:
+                    stats.finished = True  # the check already knew the turn ends here
+                    return
+            prefilled = verified is not None
             gen = _Generation(open_stream)
             uncharged = 0.0
             try:
@@ -368,7 +417,7 @@ class LlamaCppBackend(ModelBackend):
                     uncharged += step.compute_s + step.wait_s
                     self._snapshot(stats)
                     if stats.generated_tokens and not stats.first_piece_s:
-                        stats.first_piece_s = stats.compute_s
+                        stats.first_piece_s = stats.compute_s  # (a draft check set it already)
                     if step.error is not None:
                         error_type = (
                             ContextWindowExceeded
@@ -387,7 +436,7 @@ class LlamaCppBackend(ModelBackend):
                         self._clock,
                         self._profile,
                         uncharged,
-                        first=stats.pieces == 0,
+                        first=stats.pieces == 0 and not prefilled,
                         prompt_tokens=stats.new_prompt_tokens,
                     )
                     uncharged = 0.0
@@ -399,19 +448,19 @@ class LlamaCppBackend(ModelBackend):
                     self._clock,
                     self._profile,
                     uncharged,
-                    pieces=stats.pieces,
+                    pieces=max(stats.pieces, int(prefilled)),
                     prompt_tokens=stats.new_prompt_tokens,
                 )
                 stats.finished = True
             finally:
                 self._release(gen)
 
-    def _continue(self, payload: list[dict[str, str]], prefix: str, max_tokens: int) -> Iterator[Any]:
-        """Stream what follows ``prefix`` in a new assistant message (worker thread).
+    def _prompt_tokens(self, payload: list[dict[str, str]], prefix: str = "") -> tuple[list[int], Any]:
+        """The context's tokens, then ``prefix``'s, as the start of the assistant message.
 
-        The context is rendered and tokenised exactly as ``create_chat_completion`` does
-        with the model's own chat template (so the KV cache of earlier prompts still
-        matches); the prefix's tokens follow, and the model continues from them.
+        The context is rendered and tokenised exactly as ``create_chat_completion`` does with
+        the model's own chat template, so the KV cache of earlier prompts still matches.
+        Returns the tokens and the rendered template (its stop rules). Worker thread only.
         """
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -431,9 +480,14 @@ class LlamaCppBackend(ModelBackend):
         tokens = llama.tokenize(
             rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
         )
-        tokens += llama.tokenize(prefix.encode("utf-8"), add_bos=False, special=False)
+        if prefix:
+            tokens += llama.tokenize(prefix.encode("utf-8"), add_bos=False, special=False)
+        return tokens, rendered
+
+    def _complete(self, tokens: list[int], rendered: Any, max_tokens: int) -> Iterator[Any]:
+        """Stream what the model writes after ``tokens`` (worker thread)."""
         return iter(
-            llama.create_completion(
+            self._llama.create_completion(
                 prompt=tokens,
                 stream=True,
                 temperature=0.0,
@@ -443,6 +497,31 @@ class LlamaCppBackend(ModelBackend):
                 seed=self._seed,
             )
         )
+
+    async def _check_draft(
+        self, payload: list[dict[str, str]], prefix: str, draft: str
+    ) -> _Verified:
+        """Check ``draft`` against greedy decoding in one worker hop (see :func:`check_draft`)."""
+
+        def work() -> _Verified:
+            with self._busy:
+                start = time.perf_counter()
+                prompt, rendered = self._prompt_tokens(payload, prefix)
+                drafted = self._llama.tokenize(draft.encode("utf-8"), add_bos=False, special=False)
+                verified = check_draft(self._llama, prompt, drafted)
+                verified.template = rendered
+                verified.compute_s = time.perf_counter() - start
+                return verified
+
+        loop = asyncio.get_running_loop()
+        with self._clock.hold():
+            try:
+                return await loop.run_in_executor(self._executor, work)
+            except ModelError:
+                raise
+            except Exception as exc:
+                error_type = ContextWindowExceeded if "context window" in str(exc) else ModelError
+                raise error_type(f"{self.name}: llama.cpp failed: {exc}") from exc
 
     async def warm_up(self, messages: Sequence[ChatMessage]) -> None:
         """Evaluate ``messages`` (the system prompt) into the KV cache, charging no clock time.

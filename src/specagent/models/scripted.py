@@ -2,7 +2,9 @@
 
 Never used for a reported figure. Its outputs come from a list (one per generation) or from a
 function of the context, so a test can answer whatever was last injected. Timing is charged to
-the clock: ``ttft_s`` before the first token, ``token_s`` per token after it.
+the clock: ``ttft_s`` before the first token, ``token_s`` per token after it. A ``draft`` is
+checked against the scripted output piece by piece: its matching start costs ``verify_s`` per
+piece, paid with the first token, like a batched check at prompt speed.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from ..clock import Clock
-from .base import ChatMessage, ModelBackend, ModelError
+from .base import ChatMessage, DraftOutcome, ModelBackend, ModelError
 
 __all__ = ["ScriptedBackend", "split_tokens"]
 
@@ -37,14 +39,18 @@ class ScriptedBackend(ModelBackend):
         *,
         ttft_s: float = 0.1,
         token_s: float = 0.02,
+        verify_s: float = 0.005,
     ) -> None:
         self._clock = clock
         self._script = script
         self._index = 0
         self.ttft_s = ttft_s
         self.token_s = token_s
+        self.verify_s = verify_s
         self.contexts: list[list[ChatMessage]] = []
         self.prefixes: list[str] = []  # the prefix each stream was asked to continue
+        self.drafts: list[str] = []  # the draft each stream was given
+        self.accepted: list[int] = []  # how many pieces of each draft were kept
         self.tokens_emitted = 0
         self.closed_early = 0
         self.open_streams = 0
@@ -63,24 +69,38 @@ class ScriptedBackend(ModelBackend):
         return out
 
     supports_prefix = True
+    supports_draft = True
 
     async def stream(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int = 256, prefix: str = ""
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int = 256,
+        prefix: str = "",
+        draft: str = "",
     ) -> AsyncIterator[str]:
         """Play the next output; with ``prefix``, the output (which the script writes whole)
-        must begin with it, and only the rest is played."""
+        must begin with it, and only the rest is played. With ``draft``, the pieces the draft
+        shares with the output come at once after the first-token delay."""
         self.contexts.append(list(messages))
         self.prefixes.append(prefix)
+        self.drafts.append(draft)
         output = self._next_output(messages)
         if not output.startswith(prefix):
             raise ModelError(f"scripted output {output!r} does not continue {prefix!r}")
         pieces = split_tokens(output[len(prefix) :])[:max_tokens]
+        drafted = split_tokens(draft)
+        accepted = 0
+        while accepted < min(len(pieces), len(drafted)) and pieces[accepted] == drafted[accepted]:
+            accepted += 1
+        self.accepted.append(accepted)
+        self.last_draft = DraftOutcome(len(drafted), accepted) if draft else None
         self.open_streams += 1
         finished = False
         try:
-            await self._clock.sleep(self.ttft_s)
+            await self._clock.sleep(self.ttft_s + self.verify_s * len(drafted))
             for i, piece in enumerate(pieces):
-                if i:
+                if i >= max(accepted, 1):
                     await self._clock.sleep(self.token_s)
                 self.tokens_emitted += 1
                 yield piece

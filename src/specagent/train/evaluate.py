@@ -26,7 +26,7 @@ from typing import Any
 
 from ..agent.policies import Policy
 from ..agent.records import SessionResult, ToolCallReport
-from ..agent.session import Session
+from ..agent.verified import session_for
 from ..clock import VirtualClock
 from ..envs.assistant import tool_latency
 from ..events import ModelOutput
@@ -153,7 +153,8 @@ def _play(backend: Any, task: TrainTask, policy: Policy, seed: int) -> SessionRe
     clock = VirtualClock()
     backend.rebind(clock, MeasuredProfile())
     toolset = task.make_toolset()
-    session = Session(backend, toolset, clock, policy, latency=tool_latency(seed))
+    extra = {"speculator_latency": tool_latency(seed)} if policy is Policy.VERIFIED else {}
+    session = session_for(policy, backend, toolset, clock, latency=tool_latency(seed), **extra)
     return clock.run(session.run(simulate_speech(task.request)))
 
 
@@ -206,24 +207,24 @@ def summarize(scores: Sequence[EpisodeScore]) -> dict[str, Any]:
             "mean_latency_s": round(statistics.mean(latencies), 3) if latencies else None,
             "ended": dict(Counter(s.ended for s in mine)),
         }
-    if "sync" in out and "speculative" in out:
-        sync = {s.task_id: s for s in scores if s.policy == "sync" and s.latency_s is not None}
-        spec = {
-            s.task_id: s for s in scores if s.policy == "speculative" and s.latency_s is not None
-        }
-        both = sorted(set(sync) & set(spec))
-        ok = [t for t in both if sync[t].success and spec[t].success]
+    sync = {s.task_id: s for s in scores if s.policy == "sync" and s.latency_s is not None}
+    for policy in [p for p in out if p != "sync"] if sync else []:
+        other = {s.task_id: s for s in scores if s.policy == policy and s.latency_s is not None}
+        both = sorted(set(sync) & set(other))
+        ok = [t for t in both if sync[t].success and other[t].success]
+        # the speculative policy keeps its historical keys; others are suffixed with their name
+        suffix = "" if policy == "speculative" else f"_{policy}"
         for label, ids in (("answered_by_both", both), ("correct_under_both", ok)):
             if not ids:
-                out[f"speedup_{label}"] = None
+                out[f"speedup_{label}{suffix}"] = None
                 continue
             a = [sync[t].latency_s or 0.0 for t in ids]
-            b = [spec[t].latency_s or 0.0 for t in ids]
+            b = [other[t].latency_s or 0.0 for t in ids]
             per = [x / y for x, y in zip(a, b) if y > 0]
-            out[f"speedup_{label}"] = {
+            out[f"speedup_{label}{suffix}"] = {
                 "tasks": len(ids),
                 "sync_mean_s": round(statistics.mean(a), 3),
-                "speculative_mean_s": round(statistics.mean(b), 3),
+                f"{policy}_mean_s": round(statistics.mean(b), 3),
                 "ratio_of_means": _ratio(statistics.mean(a), statistics.mean(b)),
                 "median_ratio": round(statistics.median(per), 3) if per else None,
             }

@@ -231,10 +231,10 @@ class VoiceAgent:
         observer: Callable[[Event], None] | None = None,
         sub_backend: ModelBackend | None = None,
     ) -> None:
-        if policy is Policy.ORACLE:
+        if policy in (Policy.ORACLE, Policy.VERIFIED):
             raise ValueError(
-                "the oracle policy knows the request before it is spoken; live audio cannot "
-                "give it (use sync, async or speculative)"
+                f"the {policy.value} policy needs to know in advance when the request ends; "
+                "live audio cannot tell it (use sync, async or speculative)"
             )
         self.backend = backend
         self.clock = clock

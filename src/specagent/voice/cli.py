@@ -183,10 +183,10 @@ def voice(
         if (input_wav is None) == (mic is None):
             raise ValueError("give exactly one of --in FILE.wav and --mic SECONDS")
         pol = Policy.parse(policy)
-        if pol is Policy.ORACLE:
+        if pol in (Policy.ORACLE, Policy.VERIFIED):
             raise ValueError(
-                "the oracle policy needs the request before it is spoken; "
-                "use sync, async or speculative"
+                f"the {pol.value} policy needs to know in advance when the request ends; "
+                "live audio cannot tell it: use sync, async or speculative"
             )
         stream: AudioInput
         if input_wav is not None:

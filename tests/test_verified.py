@@ -1,0 +1,208 @@
+"""The verified policy: a speculator's guesses become drafts; the outcome is sync's, sooner."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from specagent.agent import Policy, Session, VerifiedSession, session_for
+from specagent.agent.verified import DraftBook
+from specagent.clock import VirtualClock
+from specagent.events import ModelOutput, ToolCallStarted, UserSpeech
+from specagent.models import ScriptedBackend
+from specagent.protocol import ChatMessage
+
+from test_session import World, call, everything_said, make_tools, model_said, speech
+
+CHUNKS = speech((1.0, "what's the weather"), (2.0, "in Paris"), (4.0, "please"))
+
+
+def paris(messages: Sequence[ChatMessage]) -> str:
+    said, made = everything_said(messages), model_said(messages)
+    if 'tool_result id="1"' in said:
+        return "<answer>Sunny in Paris today.</answer>"
+    if "Paris" in said and "tool_call" not in made:
+        return call(1, "lookup", '{"city": "Paris"}')
+    return "<pause/>"
+
+
+def guesses_wrong(messages: Sequence[ChatMessage]) -> str:
+    """Writes one thing on partial words (the speculator) and another on the whole request."""
+    if "partial_query_update" in everything_said(messages):
+        if "tool_call" not in model_said(messages):  # a said word, so it is run
+            return call(1, "lookup", '{"city": "weather"}')
+        return "<pause/>"
+    return paris(messages)
+
+
+def play(policy: Policy, responder, chunks=CHUNKS, latency=0.8):
+    clock, world = VirtualClock(), World()
+    backend = ScriptedBackend(clock, responder, ttft_s=0.1, token_s=0.05, verify_s=0.005)
+    session = session_for(
+        policy, backend, make_tools(world), clock, latency=lambda n, a: latency
+    )
+
+    async def main():
+        result = await session.run(chunks)
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        return result, others
+
+    result, others = clock.run(main())
+    assert others == [], "a task was left running"
+    return result, world, backend
+
+
+def outputs(result) -> list[str]:
+    return [e.text for e in result.ledger if isinstance(e, ModelOutput)]
+
+
+def test_right_guesses_give_the_sync_outcome_sooner():
+    sync, _, _ = play(Policy.SYNC, paris)
+    verified, world, backend = play(Policy.VERIFIED, paris)
+    assert isinstance(session_for(Policy.VERIFIED, backend, make_tools(World()), VirtualClock()), VerifiedSession)
+    # the same trajectory as sync: same outputs, same calls, same answer
+    assert outputs(verified) == outputs(sync)
+    assert [(c.name, c.arguments) for c in verified.tool_calls] == [
+        (c.name, c.arguments) for c in sync.tool_calls
+    ]
+    assert verified.answer == sync.answer == "Sunny in Paris today."
+    assert verified.policy == "verified"
+    # both of the actor's generations were drafted and kept whole, and the lookup joined
+    # the speculator's, which had finished while the user was still speaking
+    stats = verified.speculation
+    assert stats.accepted_tokens == stats.drafted_tokens > 0
+    assert stats.run_early == 1
+    assert verified.tool_calls[0].finished_s == verified.tool_calls[0].started_s
+    assert verified.latency_s < sync.latency_s
+    assert world.lookups == 2  # the speculator's lookup and the actor's own
+
+
+def test_a_wrong_guess_changes_the_time_not_the_outcome():
+    sync, _, _ = play(Policy.SYNC, guesses_wrong)
+    verified, _, backend = play(Policy.VERIFIED, guesses_wrong)
+    assert outputs(verified) == outputs(sync)
+    assert verified.answer == sync.answer
+    assert [c.arguments for c in verified.tool_calls] == [{"city": "Paris"}]
+    # the wrong draft was kept only up to the city; the Paris lookup was not joined
+    first = next(i for i, d in enumerate(backend.drafts) if '"weather"' in d)
+    assert 0 < backend.accepted[first] < len(backend.drafts[first].split())
+    assert verified.speculation.run_early == 0 and verified.speculation.wasted == 1
+    assert verified.tool_calls[0].finished_s - verified.tool_calls[0].started_s == pytest.approx(0.8)
+
+
+def test_the_speculator_never_runs_a_state_changing_call():
+    def books(messages):
+        said, made = everything_said(messages), model_said(messages)
+        if 'tool_result id="1"' in said:
+            return "<answer>Booked.</answer>"
+        if "Paris" in said and "tool_call" not in made:
+            return call(1, "book", '{"item": "Paris trip"}')
+        return "<pause/>"
+
+    verified, world, _ = play(Policy.VERIFIED, books)
+    assert world.booked == ["Paris trip"]  # once, by the actor
+    final_t = max(e.t for e in verified.ledger if isinstance(e, UserSpeech) and e.final)
+    started = [e for e in verified.ledger if isinstance(e, ToolCallStarted)]
+    assert len(started) == 1 and started[0].t >= final_t
+    assert verified.answer == "Booked."
+
+
+def test_a_read_after_the_actors_write_is_not_joined():
+    def write_then_read(messages):
+        said, made = everything_said(messages), model_said(messages)
+        if 'tool_result id="2"' in said:
+            return "<answer>done</answer>"
+        if 'tool_result id="1"' in said:
+            return call(2, "lookup", '{"city": "Paris"}')
+        if "Paris" in said and "tool_call" not in made:
+            if "partial_query_update" in said:  # the speculator goes straight to the read
+                return call(1, "lookup", '{"city": "Paris"}')
+            return call(1, "book", '{"item": "Paris trip"}')
+        return "<pause/>"
+
+    verified, world, _ = play(Policy.VERIFIED, write_then_read)
+    read = verified.tool_calls[1]
+    assert read.name == "lookup" and read.finished_s - read.started_s == pytest.approx(0.8)
+    assert verified.speculation.run_early == 0 and world.booked == ["Paris trip"]
+
+
+def test_session_refuses_the_verified_policy_and_verified_refuses_live_speech():
+    clock = VirtualClock()
+    backend = ScriptedBackend(clock, ["<pause/>"])
+    with pytest.raises(ValueError, match="VerifiedSession"):
+        Session(backend, make_tools(World()), clock, Policy.VERIFIED)
+    with pytest.raises(ValueError, match="verified policy"):
+        VerifiedSession(backend, make_tools(World()), clock, Policy.SYNC)
+
+    async def live():
+        yield UserSpeech(t=0.0, text="hi", final=True)
+
+    session = VerifiedSession(backend, make_tools(World()), clock)
+    with pytest.raises(ValueError, match="sequence"):
+        clock.run(session.run(live()))
+
+
+def test_the_actor_finds_the_cache_sync_would_find():
+    """Before its first generation the actor puts back the context before this turn's
+    request (here the system prompt), which the speculator had pushed out of the cache."""
+
+    class Recording(ScriptedBackend):
+        warmed: list[list[ChatMessage]] = []
+
+        async def warm_up(self, messages):
+            self.warmed.append(list(messages))
+
+    clock, world = VirtualClock(), World()
+    backend = Recording(clock, paris, ttft_s=0.1, token_s=0.05)
+    session = VerifiedSession(backend, make_tools(world), clock, latency=lambda n, a: 0.8)
+    clock.run(session.run(CHUNKS))
+    roles = [[m.role for m in w] for w in backend.warmed]
+    # the speculator's and the actor's session warm-ups, then the actor's restore
+    assert roles == [["system"], ["system"], ["system"]]
+
+
+@pytest.mark.real_model
+def test_on_the_real_model_verified_writes_what_sync_writes():
+    """The trained 135M model on held-out requests, on a modelled (deterministic) profile:
+    drafts are checked and kept, and the actor writes what sync writes. Batched and
+    one-by-one evaluation round differently, so a near-tie may go the other way
+    (docs/verified.md); on these four requests none does."""
+    from specagent.envs.assistant import tool_latency
+    from specagent.profiles import get_profile
+    from specagent.speech import simulate_speech
+    from specagent.train.evaluate import held_out_tasks, load_eval_backend
+
+    backend = load_eval_backend("smollm2-135m-async", VirtualClock())
+
+    def run(task, policy):
+        clock = VirtualClock()
+        backend.rebind(clock, get_profile("smollm2-135m-cpu2"))
+        extra = {"speculator_latency": tool_latency(0)} if policy is Policy.VERIFIED else {}
+        session = session_for(
+            policy, backend, task.make_toolset(), clock, latency=tool_latency(0), **extra
+        )
+        return clock.run(session.run(simulate_speech(task.request)))
+
+    identical = accepted = 0
+    for task in held_out_tasks(4):
+        sync, verified = run(task, Policy.SYNC), run(task, Policy.VERIFIED)
+        identical += outputs(verified) == outputs(sync)
+        accepted += verified.speculation.accepted_tokens
+    assert accepted > 0, "no draft token was kept: the test would prove nothing"
+    assert identical == 4
+
+
+def test_a_call_cut_off_by_the_final_words_is_still_a_draft():
+    book = DraftBook()
+    book.outputs = [
+        "<pause/>",
+        '<tool_call id="4">{"name": "lookup", "arguments": {"ci',  # stopped mid-call
+    ]
+    draft = book.draft_for(made=set(), next_id=1)
+    assert draft == '<tool_call id="1">{"name": "lookup", "arguments": {"ci'
+    assert book.draft_for(made=set(), next_id=2) == ""  # offered once
+    # an unreadable output that is not the last is not a draft
+    book.outputs.append("<answer>Sunny.</answer>")
+    assert book.draft_for(made=set(), next_id=2) == "<answer>Sunny.</answer>"
