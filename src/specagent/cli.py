@@ -77,7 +77,6 @@ def run_request(
 ) -> RunOutcome:
     """Run one request against the example assistant toolset on ``clock``."""
     world = AssistantWorld()
-    extra = {"speculator_latency": tool_latency(seed)} if policy is Policy.VERIFIED else {}
     session = session_for(
         policy,
         backend,
@@ -85,7 +84,7 @@ def run_request(
         clock,
         latency=tool_latency(seed),
         observer=observer,
-        **extra,
+        speculator_latency=tool_latency(seed),
     )
     speech = simulate_speech(request, words_per_minute=words_per_minute, chunk_words=chunk_words)
 

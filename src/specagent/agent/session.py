@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import enum
 import json
-from collections.abc import AsyncIterable, Callable, Sequence
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,7 +144,8 @@ def _equivalent(tool: Tool, old: dict[str, Any], new: dict[str, Any]) -> bool:
         return False
 
 
-def _call_key(name: str, arguments: dict[str, Any]) -> str:
+def call_key(name: str, arguments: Mapping[str, Any]) -> str:
+    """Identifies a call by tool and arguments (to spot a repeat of the same request)."""
     return name + json.dumps(arguments, sort_keys=True, default=str)
 
 
@@ -703,10 +704,10 @@ class Session:
                 self._revisions_kept += 1  # same request: keep the running or finished result
                 self._dirty = False
                 return False
-        key = _call_key(action.name, action.arguments)
+        key = call_key(action.name, action.arguments)
         writes = tool is not None and tool.effect.changes_state
         if any(
-            _call_key(r.name, r.arguments) == key
+            call_key(r.name, r.arguments) == key
             and r.disposition in (None, Disposition.COMMITTED)
             # a read may be repeated after a write (fresh state); the same write, never: a
             # small model looping on "add alarm 10:00, add alarm 11:00" would do it each time

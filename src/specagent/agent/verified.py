@@ -30,12 +30,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from ..clock import Clock
+from ..executor import LatencyFn
 from ..events import Event, ModelOutput, ToolCallIssued, ToolCallRevised, ToolCallStarted, UserSpeech
 from ..ledger import Ledger
 from ..models.base import ChatMessage, ModelBackend
@@ -43,17 +43,11 @@ from ..protocol import AnswerAction, ParseError, RemoveAction, ToolCallAction, p
 from ..tools import Toolset
 from .policies import Policy
 from .records import SessionResult
-from .session import Session, SessionConfig
+from .session import Session, SessionConfig, call_key
 
 __all__ = ["VerifiedSession", "DraftBook", "session_for"]
 
-LatencyFn = Callable[[str, Mapping[str, Any]], float]
-
 _CALL_ID_RE = re.compile(r'<tool_call id="\d+"')
-
-
-def _call_key(name: str, arguments: Mapping[str, Any]) -> str:
-    return json.dumps([name, arguments], sort_keys=True, default=str)
 
 
 class DraftBook:
@@ -85,7 +79,7 @@ class DraftBook:
                     unfinished = text
                 continue
             if isinstance(action, ToolCallAction):
-                calls[action.call_id] = (_call_key(action.name, action.arguments), text)
+                calls[action.call_id] = (call_key(action.name, action.arguments), text)
                 next_id = max(next_id, action.call_id + 1)
             elif isinstance(action, RemoveAction):
                 calls.pop(action.call_id, None)
@@ -190,7 +184,7 @@ class _ReadJoiner:
 
     def speculator(self, name: str, arguments: Mapping[str, Any]) -> float:
         seconds = self._spec(name, arguments)
-        self.in_flight.setdefault(_call_key(name, arguments), []).append(
+        self.in_flight.setdefault(call_key(name, arguments), []).append(
             self._clock.now() + seconds
         )
         return seconds
@@ -201,7 +195,7 @@ class _ReadJoiner:
         if tool is None or tool.effect.changes_state:
             self._actor_wrote = self._actor_wrote or tool is not None
             return own
-        ends = self.in_flight.get(_call_key(name, arguments))
+        ends = self.in_flight.get(call_key(name, arguments))
         if self._actor_wrote or not ends:
             return own  # after a write, an earlier read may be stale: run it afresh
         self.joined += 1
@@ -294,7 +288,7 @@ class VerifiedSession:
 
     def _next_draft(self, turn_start: int) -> str:
         made = {
-            _call_key(e.name, e.arguments)
+            call_key(e.name, e.arguments)
             for e in self.ledger.events[turn_start:]
             if isinstance(e, (ToolCallIssued, ToolCallRevised))
         }
@@ -324,10 +318,18 @@ class VerifiedSession:
 
 
 def session_for(
-    policy: Policy, backend: ModelBackend, toolset: Toolset, clock: Clock, **options: Any
+    policy: Policy,
+    backend: ModelBackend,
+    toolset: Toolset,
+    clock: Clock,
+    *,
+    speculator_latency: LatencyFn | None = None,
+    **options: Any,
 ) -> Session | VerifiedSession:
     """The session that plays ``policy``: :class:`VerifiedSession` for ``verified``, else
-    :class:`Session` (same arguments)."""
+    :class:`Session` (same arguments). ``speculator_latency`` only matters to ``verified``."""
     if policy is Policy.VERIFIED:
-        return VerifiedSession(backend, toolset, clock, policy, **options)
+        return VerifiedSession(
+            backend, toolset, clock, policy, speculator_latency=speculator_latency, **options
+        )
     return Session(backend, toolset, clock, policy, **options)

@@ -248,13 +248,12 @@ async def play_episode(
         text = user.next_turn(answer)
         if text is None:
             break
-        extra = {"speculator_latency": spec_latency} if policy is Policy.VERIFIED else {}
         session = session_for(
             policy,
             backend,
             toolset,
             clock,
-            **extra,
+            speculator_latency=spec_latency,
             ledger=ledger,
             latency=latency,
             observer=timeline,

@@ -419,14 +419,7 @@ class LlamaCppBackend(ModelBackend):
                     if stats.generated_tokens and not stats.first_piece_s:
                         stats.first_piece_s = stats.compute_s  # (a draft check set it already)
                     if step.error is not None:
-                        error_type = (
-                            ContextWindowExceeded
-                            if "context window" in str(step.error)
-                            else ModelError
-                        )
-                        raise error_type(
-                            f"{self.name}: llama.cpp failed: {step.error}"
-                        ) from step.error
+                        raise self._failure(step.error) from step.error
                     if step.chunk is _END:
                         break
                     piece = _content(step.chunk)
@@ -520,8 +513,12 @@ class LlamaCppBackend(ModelBackend):
             except ModelError:
                 raise
             except Exception as exc:
-                error_type = ContextWindowExceeded if "context window" in str(exc) else ModelError
-                raise error_type(f"{self.name}: llama.cpp failed: {exc}") from exc
+                raise self._failure(exc) from exc
+
+    def _failure(self, exc: BaseException) -> ModelError:
+        """llama.cpp's exception as the typed error callers handle."""
+        error_type = ContextWindowExceeded if "context window" in str(exc) else ModelError
+        return error_type(f"{self.name}: llama.cpp failed: {exc}")
 
     async def warm_up(self, messages: Sequence[ChatMessage]) -> None:
         """Evaluate ``messages`` (the system prompt) into the KV cache, charging no clock time.

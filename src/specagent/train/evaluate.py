@@ -153,8 +153,14 @@ def _play(backend: Any, task: TrainTask, policy: Policy, seed: int) -> SessionRe
     clock = VirtualClock()
     backend.rebind(clock, MeasuredProfile())
     toolset = task.make_toolset()
-    extra = {"speculator_latency": tool_latency(seed)} if policy is Policy.VERIFIED else {}
-    session = session_for(policy, backend, toolset, clock, latency=tool_latency(seed), **extra)
+    session = session_for(
+        policy,
+        backend,
+        toolset,
+        clock,
+        latency=tool_latency(seed),
+        speculator_latency=tool_latency(seed),
+    )
     return clock.run(session.run(simulate_speech(task.request)))
 
 
