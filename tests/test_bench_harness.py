@@ -358,3 +358,31 @@ def test_cli_rejects_bad_options_clearly(tmp_path: Path) -> None:
     assert result.exit_code == 2
     result = runner.invoke(app, ["bench", "--list"])
     assert result.exit_code == 0 and "tau2-retail" in result.output
+
+
+def test_verified_runs_report_their_draft_tokens(episode_file: Path, tmp_path: Path) -> None:
+    def eager(messages) -> str:
+        """Like ``_respond``, but guesses the Paris lookup as soon as weather is mentioned
+        (Paris itself comes with the final words), so the speculator leaves a draft."""
+        last = messages[-1].content
+        if "weather" in last and "<final_query_update>" not in last and "<tool_call" not in " ".join(
+            m.content for m in messages if m.role == "assistant"
+        ):
+            return '<tool_call id="1">{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>'
+        return _respond(messages)
+
+    settings = BenchSettings(model="scripted")
+    runs = plan_runs([f"jsonl:{episode_file}"], ["sync", "verified"], limit=None)
+    worker = Worker(settings, backend=ScriptedBackend(VirtualClock(), eager, verify_s=0.001))
+    with ResultStore(tmp_path / "v.sqlite", settings.key(), settings.to_json()) as store:
+        outcomes = run_bench(settings, runs, store, worker=worker)
+    by = {(o.episode_id, o.policy): o for o in outcomes}
+    assert by[("weather", "verified")].passed
+    assert by[("weather", "sync")].draft_tokens == 0
+    verified = by[("weather", "verified")]
+    assert 0 < verified.draft_tokens_kept <= verified.draft_tokens
+    metrics = summarise(outcomes)
+    assert metrics["verified"].draft_tokens == sum(
+        o.draft_tokens for o in outcomes if o.policy == "verified"
+    )
+    assert metrics["sync"].draft_tokens == 0

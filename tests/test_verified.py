@@ -88,6 +88,8 @@ def test_a_wrong_guess_changes_the_time_not_the_outcome():
     # the wrong draft was kept only up to the city; the Paris lookup was not joined
     first = next(i for i, d in enumerate(backend.drafts) if '"weather"' in d)
     assert 0 < backend.accepted[first] < len(backend.drafts[first].split())
+    # once rejected, the wrong guess is not checked again at the next generation
+    assert sum('"weather"' in d for d in backend.drafts) == 1
     assert verified.speculation.run_early == 0 and verified.speculation.wasted == 1
     assert verified.tool_calls[0].finished_s - verified.tool_calls[0].started_s == pytest.approx(0.8)
 
@@ -206,3 +208,22 @@ def test_a_call_cut_off_by_the_final_words_is_still_a_draft():
     # an unreadable output that is not the last is not a draft
     book.outputs.append("<answer>Sunny.</answer>")
     assert book.draft_for(made=set(), next_id=2) == "<answer>Sunny.</answer>"
+
+
+def test_a_rejected_draft_is_not_offered_again():
+    book = DraftBook()
+    book.outputs = [
+        call(1, "lookup", '{"city": "Rome"}'),
+        call(2, "lookup", '{"city": "Paris"}'),
+        "<answer>Sunny.</answer>",
+    ]
+    assert '"Rome"' in book.draft_for(made=set(), next_id=1)
+    book.reject_last()  # the actor wrote another call instead
+    assert '"Paris"' in book.draft_for(made=set(), next_id=2)
+    assert '"Paris"' in book.draft_for(made=set(), next_id=2)  # not rejected: offered again
+    book.reject_last()
+    assert book.draft_for(made=set(), next_id=3) == "<answer>Sunny.</answer>"
+    book.reject_last()
+    assert book.draft_for(made=set(), next_id=3) == ""
+    book.reject_last()  # nothing was offered: nothing changes
+    assert book.draft_for(made=set(), next_id=3) == ""

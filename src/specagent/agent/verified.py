@@ -56,6 +56,8 @@ class DraftBook:
     def __init__(self) -> None:
         self.outputs: list[str] = []  # the speculator's generations, in order
         self._unfinished_used = False
+        self._offered: str | None = None  # the last draft handed out, as the speculator wrote it
+        self._rejected: set[str] = set()
 
     def actions(self) -> tuple[list[tuple[str, str]], str | None, str | None]:
         """The speculator's standing calls as (key, text), in id order; its last answer; and
@@ -90,15 +92,28 @@ class DraftBook:
     def draft_for(self, made: set[str], next_id: int) -> str:
         """The draft for the actor's next generation: the first guessed call it has not made
         (renumbered to the id the actor will use), else the unfinished action (once), else
-        the guessed answer, else nothing."""
+        the guessed answer, else nothing. A draft the actor has rejected is not offered
+        again: the model already wrote something else in its place."""
         calls, answer, unfinished = self.actions()
         for key, text in calls:
-            if key not in made:
-                return _CALL_ID_RE.sub(f'<tool_call id="{next_id}"', text, count=1)
+            if key not in made and text not in self._rejected:
+                return self._offer(text, next_id)
         if unfinished is not None and not self._unfinished_used:
             self._unfinished_used = True
-            return _CALL_ID_RE.sub(f'<tool_call id="{next_id}"', unfinished, count=1)
-        return answer or ""
+            return self._offer(unfinished, next_id)
+        if answer is not None and answer not in self._rejected:
+            return self._offer(answer, next_id)
+        self._offered = None
+        return ""
+
+    def reject_last(self) -> None:
+        """The actor's check kept only part of the last draft offered: do not offer it again."""
+        if self._offered is not None:
+            self._rejected.add(self._offered)
+
+    def _offer(self, text: str, next_id: int) -> str:
+        self._offered = text
+        return _CALL_ID_RE.sub(f'<tool_call id="{next_id}"', text, count=1)
 
 
 class _RecordingBackend(ModelBackend):
@@ -133,8 +148,10 @@ class _RecordingBackend(ModelBackend):
 class _DraftingBackend(ModelBackend):
     """The actor's view of the model: every generation is handed the book's next draft."""
 
-    def __init__(self, inner: ModelBackend, draft: Callable[[], str]) -> None:
-        self.inner, self._draft = inner, draft
+    def __init__(
+        self, inner: ModelBackend, draft: Callable[[], str], rejected: Callable[[], None]
+    ) -> None:
+        self.inner, self._draft, self._rejected = inner, draft, rejected
         self.name = inner.name
         self.supports_prefix = inner.supports_prefix
         self.drafted_tokens = 0
@@ -167,6 +184,8 @@ class _DraftingBackend(ModelBackend):
             if draft and checked is not None:
                 self.drafted_tokens += checked.draft_tokens
                 self.accepted_tokens += checked.accepted_tokens
+                if checked.accepted_tokens < checked.draft_tokens:
+                    self._rejected()
 
     async def warm_up(self, messages: Sequence[ChatMessage]) -> None:
         await self.inner.warm_up(messages)
@@ -266,7 +285,9 @@ class VerifiedSession:
             config=self.config,
             prompt=self.prompt,
         )
-        drafting = _DraftingBackend(self.backend, lambda: self._next_draft(turn_start))
+        drafting = _DraftingBackend(
+            self.backend, lambda: self._next_draft(turn_start), self.book.reject_last
+        )
         actor = Session(
             drafting,
             self.toolset,

@@ -60,6 +60,10 @@ class PolicyMetrics:
     protocol_errors: int
     errors: int
     """Runs that crashed (not checker failures)."""
+    draft_tokens: int = 0
+    """Draft tokens checked in one batch (``verified`` only)."""
+    draft_tokens_kept: int = 0
+    """Of those, the tokens kept: ``draft_tokens_kept / draft_tokens`` is the acceptance rate."""
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -175,5 +179,7 @@ def summarise(outcomes: Sequence[EpisodeOutcome], *, seed: int = 0) -> dict[str,
             extra_tokens_vs_sync=extra_tokens,
             protocol_errors=sum(r.protocol_errors for r in listed),
             errors=sum(r.error is not None for r in listed),
+            draft_tokens=sum(r.draft_tokens for r in listed),
+            draft_tokens_kept=sum(r.draft_tokens_kept for r in listed),
         )
     return result

@@ -94,6 +94,8 @@ _CSV_FIELDS = [
     "calls_wasted",
     "calls_compensated",
     "calls_held",
+    "draft_tokens",
+    "draft_tokens_kept",
     "wall_s",
     "error",
     "check_detail",
@@ -138,6 +140,7 @@ def print_table(console: Console, title: str, metrics: dict[str, PolicyMetrics])
         ("oracle gap", "right"),
         ("early / wasted / comp.", "right"),
         ("extra tok", "right"),
+        ("draft kept", "right"),
         ("proto err", "right"),
     ]:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
@@ -154,6 +157,7 @@ def print_table(console: Console, title: str, metrics: dict[str, PolicyMetrics])
             _fmt(m.oracle_gap, "x"),
             f"{m.calls_run_early} / {m.calls_wasted} / {m.calls_compensated}",
             "-" if m.extra_tokens_vs_sync is None else f"{m.extra_tokens_vs_sync:+d}",
+            f"{m.draft_tokens_kept}/{m.draft_tokens}" if m.draft_tokens else "-",
             str(m.protocol_errors + m.errors),
         )
     console.print(table)

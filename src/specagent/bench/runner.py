@@ -133,6 +133,10 @@ class EpisodeOutcome:
     wall_s: float
     error: str | None = None
     """Set when the run could not finish (model error, crash); ``passed`` is then False."""
+    draft_tokens: int = 0
+    """Tokens of drafts checked in one batch (``verified``); 0 for the other policies."""
+    draft_tokens_kept: int = 0
+    """Of those, the tokens the check kept as the model's own choice."""
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -298,6 +302,8 @@ async def play_episode(
         calls_wasted=sum(s.wasted for s in spec),
         calls_compensated=sum(s.compensated for s in spec),
         calls_held=sum(s.held for s in spec),
+        draft_tokens=sum(s.drafted_tokens for s in spec),
+        draft_tokens_kept=sum(s.accepted_tokens for s in spec),
         committed_state=_jsonable(env.committed_state()),
         timeline=timeline.rows,
         wall_s=round(time.perf_counter() - started_wall, 3),
