@@ -20,6 +20,19 @@ from specagent.speech import simulate_speech
 from specagent.train.evaluate import held_out_tasks, load_eval_backend
 
 
+def _first_difference(sync: list[str], verified: list[str]) -> dict | None:
+    """Where the two runs first wrote different text: output index and both texts from the
+    first differing character on (``None`` when identical)."""
+    for index, (a, b) in enumerate(zip(sync, verified)):
+        if a != b:
+            at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            return {"output": index, "sync": a[max(0, at - 30) : at + 30],
+                    "verified": b[max(0, at - 30) : at + 30]}
+    if len(sync) != len(verified):
+        return {"output": min(len(sync), len(verified)), "sync": "", "verified": ""}
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m-async")
@@ -52,6 +65,7 @@ def main() -> None:
                 "identical": outputs[0] == outputs[1],
                 "drafted_tokens": verified.speculation.drafted_tokens,
                 "accepted_tokens": verified.speculation.accepted_tokens,
+                "first_difference": _first_difference(*outputs),
             }
         )
         print(json.dumps(rows[-1]), flush=True)

@@ -7,7 +7,7 @@ from test_session import World, call, everything_said, make_tools, run, speech
 from specagent.agent import Policy, Session
 from specagent.clock import VirtualClock
 from specagent.events import ModelOutput, ProtocolError, ToolCallStarted
-from specagent.grounding import ungrounded_values, values_written_so_far
+from specagent.grounding import said_values_prefix, ungrounded_values, values_written_so_far
 from specagent.models import ScriptedBackend
 from specagent.models.scripted import split_tokens
 from specagent.tools import Effect, Toolset, tool
@@ -197,3 +197,21 @@ def test_a_continued_call_does_not_reach_the_commit_point_of_a_held_call():
     )
     booked = next(e for e in result.ledger if isinstance(e, ToolCallStarted) and e.call_id == 1)
     assert booked.t > continued.t
+
+
+def test_a_draft_keeps_only_said_and_finished_values():
+    head = '<tool_call id="1">{"name": "book", "arguments": {'
+    said = "a table for two in Paris please"
+    whole = head + '"city": "Paris", "people": 2}}</tool_call>'
+    assert said_values_prefix(whole, said) == whole
+    # a value nobody said: cut before its argument
+    assert said_values_prefix(head + '"city": "Rome", "people": 2}}', said) == head
+    assert said_values_prefix(head + '"city": "Paris", "people": 4}}', said) == (
+        head + '"city": "Paris"'  # another argument or the end: for the model to decide
+    )
+    # a string or a number still being written: cut before it, whatever it would become
+    assert said_values_prefix(head + '"city": "Par', said) == head + '"city": '
+    assert said_values_prefix(head + '"city": "Paris", "people": 2', said) == (
+        head + '"city": "Paris", "people": '
+    )
+    assert said_values_prefix("<answer>Rome</answer>", said) == "<answer>Rome</answer>"

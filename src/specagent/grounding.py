@@ -19,12 +19,22 @@ will be refused anyway.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["WrittenValue", "grounded_prefix", "ungrounded_values", "values_written_so_far"]
+from .events import Event, ToolCallFinished, UserSpeech
+
+__all__ = [
+    "WrittenValue",
+    "evidence_in",
+    "grounded_prefix",
+    "said_values_prefix",
+    "ungrounded_values",
+    "values_written_so_far",
+]
 
 _WORD_RE = re.compile(r"[a-z0-9]+")
 _MIN_CHECKED = 3  # shorter strings ("", "am", "2") are not evidence either way
@@ -78,6 +88,17 @@ def _said_numbers(evidence: str, words: set[str]) -> set[float]:
     return said
 
 
+def evidence_in(events: Iterable[Event]) -> str:
+    """What a session has seen, as evidence: the user's words and every tool result."""
+    parts = []
+    for event in events:
+        if isinstance(event, UserSpeech):
+            parts.append(event.text)
+        elif isinstance(event, ToolCallFinished):
+            parts.append(json.dumps(event.result, default=str))
+    return " ".join(parts)
+
+
 def ungrounded_values(arguments: Mapping[str, Any], evidence: str) -> list[str]:
     """Argument values (strings, numbers) that do not occur in ``evidence``."""
     seen = _words(evidence)
@@ -109,9 +130,15 @@ class WrittenValue:
 
 
 def _scan_written(partial_call: str) -> list[WrittenValue]:
+    return _scan(partial_call)[0]
+
+
+def _scan(partial_call: str) -> tuple[list[WrittenValue], int | None]:
+    """The complete values of a half-written call, and where a string or number still being
+    written begins (``None`` if the text does not end inside one)."""
     start = partial_call.find(_ARGUMENTS_KEY)
     if start < 0:
-        return []
+        return [], None
     found: list[WrittenValue] = []
     open_containers: list[str] = []
     previous = ""  # the last significant character outside strings
@@ -129,7 +156,7 @@ def _scan_written(partial_call: str) -> list[WrittenValue]:
                 chars.append(text[j])
                 j += 1
             if j >= n:
-                break  # the string is still being written
+                return found, i  # the string is still being written
             if open_containers and (previous == ":" or in_array):
                 found.append(WrittenValue("".join(chars), item_start))
             previous, i = '"', j + 1
@@ -137,7 +164,7 @@ def _scan_written(partial_call: str) -> list[WrittenValue]:
             match = _NUMBER_RE.match(text, i + (ch == "-"))
             end = match.end() if match else i + 1
             if end >= n:
-                break  # the number may still grow
+                return found, i  # the number may still grow
             if open_containers and text[end] in _NUMBER_END and (previous == ":" or in_array):
                 number = float(text[i:end])
                 found.append(WrittenValue(int(number) if number.is_integer() else number,
@@ -157,7 +184,7 @@ def _scan_written(partial_call: str) -> list[WrittenValue]:
             if not ch.isspace():
                 previous = ch
             i += 1
-    return found
+    return found, None
 
 
 def values_written_so_far(partial_call: str) -> list[Any]:
@@ -179,3 +206,20 @@ def grounded_prefix(partial_call: str, evidence: str) -> tuple[str, int] | None:
             before = partial_call[: written.item_start]
             return before, len(_scan_written(before))
     return None
+
+
+def said_values_prefix(call_text: str, evidence: str) -> str:
+    """``call_text`` cut before its first argument whose value ``evidence`` does not hold (and
+    before the comma that announced it), or, failing that, before a value still being written
+    at its end; else unchanged.
+
+    For a guessed call used as a draft (:mod:`specagent.agent.verified`): a draft then
+    carries only values that were said, and never guesses how an unfinished value ends.
+    """
+    cut = grounded_prefix(call_text, evidence)
+    if cut is not None:
+        # Also without the comma before the cut argument: whether another argument follows
+        # is the model's choice to make.
+        return cut[0].rstrip().removesuffix(",").rstrip()
+    _, unfinished = _scan(call_text)
+    return call_text if unfinished is None else call_text[:unfinished]

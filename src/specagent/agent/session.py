@@ -62,7 +62,7 @@ from ..executor import (
     LatencyFn,
     ToolExecutor,
 )
-from ..grounding import grounded_prefix, ungrounded_values
+from ..grounding import evidence_in, grounded_prefix, ungrounded_values
 from ..ledger import Ledger, SQLiteLedgerStore
 from ..models.base import ContextWindowExceeded, ModelBackend
 from ..protocol import (
@@ -808,13 +808,7 @@ class Session:
 
     def _evidence(self) -> str:
         """What the session has seen so far: the user's words and every tool result."""
-        parts = []
-        for event in self.ledger:
-            if isinstance(event, UserSpeech):
-                parts.append(event.text)
-            elif isinstance(event, ToolCallFinished):
-                parts.append(json.dumps(event.result, default=str))
-        return " ".join(parts)
+        return evidence_in(self.ledger)
 
     def _on_remove(self, action: RemoveAction) -> None:
         """Withdraw a call and, in cascade, every call that depends on it."""

@@ -36,6 +36,7 @@ from typing import Any
 
 from ..clock import Clock
 from ..executor import LatencyFn
+from ..grounding import evidence_in, said_values_prefix
 from ..events import Event, ModelOutput, ToolCallIssued, ToolCallRevised, ToolCallStarted, UserSpeech
 from ..ledger import Ledger
 from ..models.base import ChatMessage, ModelBackend
@@ -55,9 +56,7 @@ class DraftBook:
 
     def __init__(self) -> None:
         self.outputs: list[str] = []  # the speculator's generations, in order
-        self._unfinished_used = False
-        self._offered: str | None = None  # the last draft handed out, as the speculator wrote it
-        self._rejected: set[str] = set()
+        self._offered: set[str] = set()  # drafts handed out, as the speculator wrote them
 
     def actions(self) -> tuple[list[tuple[str, str]], str | None, str | None]:
         """The speculator's standing calls as (key, text), in id order; its last answer; and
@@ -89,31 +88,28 @@ class DraftBook:
                 answer = text
         return [calls[i] for i in sorted(calls)], answer, unfinished
 
-    def draft_for(self, made: set[str], next_id: int) -> str:
+    def draft_for(self, made: set[str], next_id: int, evidence: str) -> str:
         """The draft for the actor's next generation: the first guessed call it has not made
-        (renumbered to the id the actor will use), else the unfinished action (once), else
-        the guessed answer, else nothing. A draft the actor has rejected is not offered
-        again: the model already wrote something else in its place."""
+        (renumbered to the id the actor will use), else the unfinished action, else the
+        guessed answer, else nothing.
+
+        Each guess is offered once: the generation it was given to either wrote it (and
+        the call is made) or wrote something else in its place. A call draft stops before
+        any argument value missing from ``evidence`` (what the actor has heard and read)
+        and before a value the speculator was cut off in: where a value was never said the
+        model is unsure, and a near-tie could go the draft's way in a batch and the other
+        way in plain decoding. The actor writes such values itself.
+        """
         calls, answer, unfinished = self.actions()
-        for key, text in calls:
-            if key not in made and text not in self._rejected:
-                return self._offer(text, next_id)
-        if unfinished is not None and not self._unfinished_used:
-            self._unfinished_used = True
-            return self._offer(unfinished, next_id)
-        if answer is not None and answer not in self._rejected:
-            return self._offer(answer, next_id)
-        self._offered = None
+        guesses = [text for key, text in calls if key not in made] + [unfinished, answer]
+        for text in guesses:
+            if text is not None and text not in self._offered:
+                self._offered.add(text)
+                renumbered = _CALL_ID_RE.sub(f'<tool_call id="{next_id}"', text, count=1)
+                if "<tool_call" not in text:
+                    return renumbered
+                return said_values_prefix(renumbered, evidence)
         return ""
-
-    def reject_last(self) -> None:
-        """The actor's check kept only part of the last draft offered: do not offer it again."""
-        if self._offered is not None:
-            self._rejected.add(self._offered)
-
-    def _offer(self, text: str, next_id: int) -> str:
-        self._offered = text
-        return _CALL_ID_RE.sub(f'<tool_call id="{next_id}"', text, count=1)
 
 
 class _RecordingBackend(ModelBackend):
@@ -148,10 +144,8 @@ class _RecordingBackend(ModelBackend):
 class _DraftingBackend(ModelBackend):
     """The actor's view of the model: every generation is handed the book's next draft."""
 
-    def __init__(
-        self, inner: ModelBackend, draft: Callable[[], str], rejected: Callable[[], None]
-    ) -> None:
-        self.inner, self._draft, self._rejected = inner, draft, rejected
+    def __init__(self, inner: ModelBackend, draft: Callable[[], str]) -> None:
+        self.inner, self._draft = inner, draft
         self.name = inner.name
         self.supports_prefix = inner.supports_prefix
         self.drafted_tokens = 0
@@ -184,8 +178,6 @@ class _DraftingBackend(ModelBackend):
             if draft and checked is not None:
                 self.drafted_tokens += checked.draft_tokens
                 self.accepted_tokens += checked.accepted_tokens
-                if checked.accepted_tokens < checked.draft_tokens:
-                    self._rejected()
 
     async def warm_up(self, messages: Sequence[ChatMessage]) -> None:
         await self.inner.warm_up(messages)
@@ -285,9 +277,7 @@ class VerifiedSession:
             config=self.config,
             prompt=self.prompt,
         )
-        drafting = _DraftingBackend(
-            self.backend, lambda: self._next_draft(turn_start), self.book.reject_last
-        )
+        drafting = _DraftingBackend(self.backend, lambda: self._next_draft(turn_start))
         actor = Session(
             drafting,
             self.toolset,
@@ -314,7 +304,7 @@ class VerifiedSession:
             if isinstance(e, (ToolCallIssued, ToolCallRevised))
         }
         ids = [e.call_id for e in self.ledger if isinstance(e, (ToolCallIssued, ToolCallRevised))]
-        return self.book.draft_for(made, max(ids, default=0) + 1)
+        return self.book.draft_for(made, max(ids, default=0) + 1, evidence_in(self.ledger))
 
     def _merge(
         self, actor: SessionResult, speculator: Session, turn_start: int, drafting: _DraftingBackend
