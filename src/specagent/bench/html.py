@@ -530,6 +530,7 @@ _METRIC_COLUMNS = (
     "oracle gap",
     "calls: issued / early / wasted / comp. / held",
     "extra tokens vs sync",
+    "draft tokens kept / checked",
     "protocol errors",
     "crashed",
 )
@@ -559,6 +560,7 @@ def _metrics_table(metrics: Mapping[str, PolicyMetrics], order: Sequence[str]) -
             _num(m.oracle_gap, "×"),
             calls,
             extra,
+            f"{m.draft_tokens_kept} / {m.draft_tokens}" if m.draft_tokens else "–",
             str(m.protocol_errors),
             str(m.errors),
         ]
