@@ -37,7 +37,7 @@ class DraftCheck:
     accepted: int  # draft tokens kept
     drafted: int  # draft tokens checked
     evaluated: int  # tokens evaluated (the context's new tokens, the draft but its last)
-    decoded: int = 0  # the model's own next token, known from the check, written after them
+    decoded: int = 0  # the model's own first token when no draft token was kept (exact row)
     ended: bool = False  # that next token ends the turn: nothing more to decode
     compute_s: float = 0.0
     template: Any = None  # the rendered chat template (stop rules for the continuation)
@@ -99,10 +99,12 @@ def check_draft(
     ):
         accepted -= 1  # end on a whole character: decoding goes on from here byte-exact
     kept = drafted[:accepted]
-    # The model's own next token is known too when nothing was kept (the exact row above) or
-    # when the row after the kept ones is clear; it is written as the first decoded token.
+    # When nothing was kept, the model's own next token is known from the exact row above and
+    # is written as the first decoded token. After kept tokens it is not taken from the batch:
+    # that position is where the draft and the model part ways, often a near-tie that batch
+    # rounding could tip (docs/batch-noise.json), so plain decoding chooses it.
     vocab = llama_cpp.llama_model_get_vocab(llama.model)
-    nxt = choices[accepted] if accepted < len(choices) else -1
+    nxt = choices[0] if accepted == 0 else -1
     ended = nxt >= 0 and bool(llama_cpp.llama_vocab_is_eog(vocab, nxt))
     decoded = [nxt] if nxt >= 0 and not ended else []
     written = kept + decoded
