@@ -71,9 +71,7 @@ def measure(model: str) -> dict:
             flips += int(b.argmax() != s.argmax())
             near_ties += int(_gap(s) < MARGIN)
             gaps.append(_gap(s))
-    backend_close = getattr(backend, "aclose", None)
-    if backend_close is not None:
-        VirtualClock().run(backend_close())
+    VirtualClock().run(backend.aclose())
     gap_changes.sort()
     return {
         "model": model,

@@ -105,9 +105,9 @@ class DraftBook:
         for text in guesses:
             if text is not None and text not in self._offered:
                 self._offered.add(text)
-                renumbered = _CALL_ID_RE.sub(f'<tool_call id="{next_id}"', text, count=1)
                 if "<tool_call" not in text:
-                    return renumbered
+                    return text  # the answer
+                renumbered = _CALL_ID_RE.sub(f'<tool_call id="{next_id}"', text, count=1)
                 return said_values_prefix(renumbered, evidence)
         return ""
 
