@@ -207,6 +207,10 @@ def test_a_call_cut_off_by_the_final_words_is_still_a_draft():
     draft = book.draft_for(made=set(), next_id=1, evidence="")
     assert draft == '<tool_call id="1">{"name": "lookup", "arguments": {'  # not the half key
     assert book.draft_for(made=set(), next_id=2, evidence="") == ""  # offered once
+    # a generation stopped before its first token leaves the cut-off call standing
+    book = DraftBook()
+    book.outputs = ['<tool_call id="1">{"name": "lookup", "arguments": {"city": "Rome", "da', ""]
+    assert book.draft_for(set(), 1, "weather in Rome").endswith('{"city": "Rome"')  # no comma
     # an unreadable output that is not the last is not a draft
     book.outputs.append("<answer>Sunny.</answer>")
     assert book.draft_for(made=set(), next_id=2, evidence="") == "<answer>Sunny.</answer>"

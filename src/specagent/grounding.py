@@ -218,8 +218,13 @@ def said_values_prefix(call_text: str, evidence: str) -> str:
     """
     cut = grounded_prefix(call_text, evidence)
     if cut is not None:
-        # Also without the comma before the cut argument: whether another argument follows
-        # is the model's choice to make.
-        return cut[0].rstrip().removesuffix(",").rstrip()
+        return _without_trailing_comma(cut[0])
     _, unfinished = _scan(call_text)
-    return call_text if unfinished is None else call_text[:unfinished]
+    return call_text if unfinished is None else _without_trailing_comma(call_text[:unfinished])
+
+
+def _without_trailing_comma(text: str) -> str:
+    """``text`` without a comma that ends it: whether another argument follows is the
+    model's choice to make."""
+    stripped = text.rstrip()
+    return stripped[:-1].rstrip() if stripped.endswith(",") else text

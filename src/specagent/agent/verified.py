@@ -63,19 +63,21 @@ class DraftBook:
         the action it was still writing when it was stopped, if any.
 
         A revision replaces its call's text; a removal drops it; pauses and unreadable
-        outputs are skipped.
+        outputs are skipped. A generation stopped before it wrote anything (new words came
+        in while its prompt was evaluated) changes nothing: the action before it still stands.
         """
         calls: dict[int, tuple[str, str]] = {}
         answer: str | None = None
         unfinished: str | None = None
         next_id = 1
-        for index, text in enumerate(self.outputs):
+        written = [text for text in self.outputs if text.strip()]
+        for index, text in enumerate(written):
             try:
                 action = parse_output(text, next_id).action
             except ParseError:
-                # Cut off at the final words (the speculator is stopped mid-call): its start
-                # is still a good draft. Earlier unreadable outputs are just skipped.
-                last = index == len(self.outputs) - 1
+                # Cut off by new words or the final words (the speculator is stopped mid-call):
+                # its start is still a good draft. Earlier unreadable outputs are just skipped.
+                last = index == len(written) - 1
                 if last and ("<tool_call" in text or "<answer>" in text):
                     unfinished = text
                 continue
