@@ -209,9 +209,9 @@ def grounded_prefix(partial_call: str, evidence: str) -> tuple[str, int] | None:
 
 
 def said_values_prefix(call_text: str, evidence: str) -> str:
-    """``call_text`` cut before its first argument whose value ``evidence`` does not hold (and
-    before the comma that announced it), or, failing that, before a value still being written
-    at its end; else unchanged.
+    """``call_text`` cut before its first argument whose value ``evidence`` does not hold, or,
+    failing that, before a key or value still being written at its end (in both cases also
+    before a comma that announced it); else unchanged.
 
     For a guessed call used as a draft (:mod:`specagent.agent.verified`): a draft then
     carries only values that were said, and never guesses how an unfinished value ends.
