@@ -29,7 +29,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from specagent.bench.datasets import load_dataset
+from specagent.bench.datasets import UnknownDataset, load_dataset
 from specagent.bench.datasets.bfcl_single_turn import BfclSingleTurnEnv, first_choice_calls
 from specagent.grounding import ungrounded_values
 from specagent.speech.simulator import simulate_speech
@@ -84,7 +84,10 @@ def main() -> None:
         "datasets": {},
     }
     for dataset in args.dataset or ["bfcl-simple"]:
-        result = measure(dataset, args.limit, args.wpm, args.chunk_words)
+        try:
+            result = measure(dataset, args.limit, args.wpm, args.chunk_words)
+        except UnknownDataset as exc:
+            raise SystemExit(str(exc)) from None
         report["datasets"][dataset] = result
         print(dataset, json.dumps(result["summary"]), flush=True)
     if args.out:
