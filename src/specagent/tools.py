@@ -237,3 +237,18 @@ class Toolset(Mapping[str, Tool]):
 
     def schemas(self) -> list[dict[str, Any]]:
         return [t.schema() for t in self._tools.values()]
+
+    @classmethod
+    def from_mcp(cls, *servers: Any, **options: Any) -> Any:
+        """Tools from MCP servers: ``async with Toolset.from_mcp(...) as tools`` (or ``tools =
+        await Toolset.from_mcp(...)`` and later ``await tools.aclose()``).
+
+        ``servers``: stdio command lines (``"python my_server.py"``) or ``http(s)://`` URLs.
+        Options: ``clock`` (required), ``overrides`` (tool name -> :class:`Effect` or
+        :class:`~specagent.mcptools.ToolOverride`), ``tools`` (Python tools to add),
+        ``timeout_s``, ``connect_timeout_s``, ``virtual_cost_s``. Effect classes come from the
+        servers' annotations (see :mod:`specagent.mcptools.effects`); needs the ``mcp`` extra.
+        """
+        from .mcptools import McpToolset  # the mcp extra is imported only when connecting
+
+        return McpToolset.connect(*servers, **options)
