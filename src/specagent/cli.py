@@ -15,11 +15,27 @@ from .agent import Policy, SessionResult, session_for
 from .clock import Clock, RealClock, VirtualClock
 from .envs.assistant import EXAMPLE_REQUESTS, AssistantWorld, assistant_toolset, tool_latency
 from .events import Event
+from .extras import MissingExtraError
+from .ledger import Ledger
+from .mcptools.cli import (
+    MCP_HELP,
+    TOOL_EFFECT_HELP,
+    McpOptions,
+    open_toolset,
+    without_simulated_latency,
+)
+from .mcptools.errors import McpError
 from .models.base import ModelBackend, ModelError
 from .models.registry import DEFAULT_MODEL
 from .profiles import PROFILES, get_profile
 from .speech import simulate_speech
 from .timeline import describe
+from .tracing import TracingError, chain_observers, session_tracer, use_trace_option
+
+TRACE_HELP = (
+    "Record OpenTelemetry spans: console, otlp (OTEL_EXPORTER_OTLP_* settings) or a .jsonl "
+    "file. Default: the OTEL_* variables; off without them."
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -74,23 +90,39 @@ def run_request(
     words_per_minute: float = 150.0,
     chunk_words: int = 3,
     observer: Any = None,
+    mcp: McpOptions | None = None,
 ) -> RunOutcome:
-    """Run one request against the example assistant toolset on ``clock``."""
+    """Run one request against the example assistant toolset (plus ``mcp`` servers' tools)
+    on ``clock``; traced when tracing is on (see :mod:`specagent.tracing`)."""
     world = AssistantWorld()
-    session = session_for(
-        policy,
-        backend,
-        assistant_toolset(world),
-        clock,
-        latency=tool_latency(seed),
-        observer=observer,
-        speculator_latency=tool_latency(seed),
-    )
+    ledger = Ledger()
     speech = simulate_speech(request, words_per_minute=words_per_minute, chunk_words=chunk_words)
 
     async def main() -> SessionResult:
         try:
-            return await session.run(speech)
+            async with open_toolset(assistant_toolset(world), mcp or McpOptions(), clock) as tools:
+                tracer = session_tracer(
+                    session_id=ledger.session_id,
+                    toolset=tools,
+                    policy=policy,
+                    backend=backend,
+                    clock=clock,
+                )
+                session = session_for(
+                    policy,
+                    backend,
+                    tools,
+                    clock,
+                    ledger=ledger,
+                    latency=without_simulated_latency(tool_latency(seed), tools),
+                    observer=chain_observers(observer, tracer),
+                    speculator_latency=without_simulated_latency(tool_latency(seed), tools),
+                )
+                try:
+                    return await session.run(speech)
+                finally:
+                    if tracer is not None:
+                        tracer.close()
         finally:
             await backend.aclose()
 
@@ -140,8 +172,19 @@ def run(
     chunk_words: Annotated[int, typer.Option(help="Words per partial update.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of tool latencies.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    mcp: Annotated[list[str] | None, typer.Option("--mcp", help=MCP_HELP)] = None,
+    tool_effect: Annotated[
+        list[str] | None, typer.Option("--tool-effect", help=TOOL_EFFECT_HELP)
+    ] = None,
+    trace: Annotated[str | None, typer.Option("--trace", help=TRACE_HELP)] = None,
 ) -> None:
     """Run one conversation against the built-in assistant toolset and show its timeline."""
+    try:
+        mcp_options = McpOptions.from_cli(mcp, tool_effect)
+        use_trace_option(trace)
+    except (McpError, TracingError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     if request is None:
         if example not in EXAMPLE_REQUESTS:
             raise typer.BadParameter(
@@ -177,9 +220,13 @@ def run(
                 words_per_minute=wpm,
                 chunk_words=chunk_words,
                 observer=observer,
+                mcp=mcp_options,
             )
         except ModelError as exc:
             err.print(f"[red]model error:[/red] {exc}")
+            raise typer.Exit(2) from None
+        except McpError as exc:
+            err.print(f"[red]MCP error:[/red] {exc}", highlight=False)
             raise typer.Exit(2) from None
         record = outcome.result.to_json()
         record.update(
@@ -316,6 +363,14 @@ from .train import cli as _train_cli  # noqa: E402
 app.command("synth")(_train_cli.synth)
 app.command("train")(_train_cli.train)
 
+from .mcptools.cli import tools as _tools  # noqa: E402
+
+app.command("tools")(_tools)
+
 
 def main() -> None:  # pragma: no cover - console entry
-    app()
+    try:
+        app()
+    except MissingExtraError as exc:  # a feature whose extra is not installed: one line
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise SystemExit(2) from None

@@ -68,7 +68,9 @@ __all__ = [
     "chain_observers",
     "configure_tracing",
     "process_tracing",
+    "session_tracer",
     "shutdown_process_tracing",
+    "use_trace_option",
 ]
 
 TRACE_ENV = "SPECAGENT_TRACE"
@@ -130,6 +132,16 @@ def _target_from_env(env: Mapping[str, str]) -> str | None:
     return None
 
 
+def _exporter_kind(target: str) -> str:
+    kind = target.strip().lower()
+    if kind in ("console", "otlp", "none") or kind.endswith((".jsonl", ".json")):
+        return kind
+    raise TracingError(
+        f"unknown trace exporter {target!r}: use console, otlp, none, or a file path "
+        "ending in .jsonl"
+    )
+
+
 def configure_tracing(
     option: str | None = None, *, environ: Mapping[str, str] | None = None
 ) -> TraceSetup | None:
@@ -141,10 +153,10 @@ def configure_tracing(
     target = option.strip() if option is not None else _target_from_env(env)
     if not target or target.lower() == "none":
         return None
+    kind = _exporter_kind(target)
     trace_sdk = require("opentelemetry.sdk.trace", extra="otel", feature=_FEATURE)
     export = require("opentelemetry.sdk.trace.export", extra="otel", feature=_FEATURE)
     resources = require("opentelemetry.sdk.resources", extra="otel", feature=_FEATURE)
-    kind = target.lower()
     if kind == "console":
         processor, where = export.SimpleSpanProcessor(export.ConsoleSpanExporter()), "console"
     elif kind == "otlp":
@@ -157,14 +169,9 @@ def configure_tracing(
             or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
             or "http://localhost:4318"
         )
-    elif kind.endswith((".jsonl", ".json")):
+    else:
         path = Path(target)
         processor, where = export.SimpleSpanProcessor(JsonLinesSpanExporter(path)), str(path)
-    else:
-        raise TracingError(
-            f"unknown trace exporter {target!r}: use console, otlp, none, or a file "
-            "path ending in .jsonl"
-        )
     resource = resources.Resource.create({"service.name": "specagent"})
     provider = trace_sdk.TracerProvider(resource=resource)
     provider.add_span_processor(processor)
@@ -183,6 +190,41 @@ def process_tracing() -> TraceSetup | None:
         if setup is not None:
             atexit.register(setup.shutdown)
     return _process_setup[0]
+
+
+def use_trace_option(value: str | None) -> TraceSetup | None:
+    """Apply a ``--trace`` value to this process (and the worker processes it starts): check
+    it now, so a bad value fails before any model loads. ``None`` keeps the OTel variables."""
+    if value is not None:
+        _exporter_kind(value)  # raises TracingError on a bad value
+        os.environ[TRACE_ENV] = value
+        _process_setup.clear()
+    return process_tracing()
+
+
+def session_tracer(
+    *,
+    session_id: str | None,
+    toolset: Any = None,
+    policy: Any = None,
+    backend: Any = None,
+    clock: Any = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> SessionTracer | None:
+    """A tracer for one conversation when this process traces (:func:`process_tracing`)."""
+    setup = process_tracing()
+    if setup is None:
+        return None
+    kind = None if clock is None else ("virtual" if clock.is_virtual else "real")
+    return SessionTracer(
+        provider=setup.provider,
+        session_id=session_id,
+        toolset=toolset,
+        policy=policy,
+        backend=backend,
+        clock_kind=kind,
+        attributes=attributes,
+    )
 
 
 def shutdown_process_tracing() -> None:

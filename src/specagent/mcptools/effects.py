@@ -71,8 +71,10 @@ class EffectDecision:
 
 def effect_from_hints(hints: ToolHints | None) -> EffectDecision:
     """The effect class an MCP tool gets from its hints alone (see the module docstring)."""
-    if hints is None or hints == ToolHints():
+    if hints is None:
         return EffectDecision(Effect.IRREVERSIBLE, EffectSource.DEFAULT, "no annotations")
+    if hints == ToolHints():
+        return EffectDecision(Effect.IRREVERSIBLE, EffectSource.DEFAULT, "no behaviour hints")
     if hints.read_only is True:
         if hints.destructive is True:
             return EffectDecision(

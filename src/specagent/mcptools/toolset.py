@@ -96,6 +96,13 @@ def compensation_arguments(
     return chosen
 
 
+class _ClockRef:
+    """The clock the tools of one toolset charge (rebound when a new run gets a new clock)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+
 class McpToolset(Toolset):
     """Tools from MCP servers (and optionally Python tools), with their connections."""
 
@@ -107,7 +114,8 @@ class McpToolset(Toolset):
         skipped: Sequence[SkippedTool],
         bridge: McpBridge,
         connections: Sequence[McpConnection],
-        clock: Clock,
+        clock: _ClockRef,
+        owner: bool = True,
     ) -> None:
         super().__init__(tools)
         self.origins: Mapping[str, ToolOrigin] = dict(origins)
@@ -116,6 +124,7 @@ class McpToolset(Toolset):
         self._bridge = bridge
         self._connections = list(connections)
         self._clock = clock
+        self._owner = owner
 
     @classmethod
     def connect(
@@ -144,11 +153,42 @@ class McpToolset(Toolset):
             virtual_cost_s=virtual_cost_s,
         )
 
+    @property
+    def mcp_tool_names(self) -> set[str]:
+        """The tools that live on a server (not the Python tools given alongside)."""
+        return {name for name, origin in self.origins.items() if origin.server is not None}
+
+    def rebind(self, clock: Clock) -> None:
+        """Charge and hold ``clock`` from now on (a new run on a new clock, as in a benchmark
+        where every episode gets its own). The connections are not tied to any loop."""
+        self._clock.clock = clock
+
+    def including(self, tools: Iterable[Tool]) -> McpToolset:
+        """This toolset's MCP tools plus ``tools`` (Python tools), sharing its connections;
+        closing the result leaves the connections open (their owner closes them)."""
+        extra = list(tools)
+        origins = dict(self.origins)
+        for tool in extra:
+            origins[tool.name] = ToolOrigin(
+                tool.name, None, tool.effect, EffectSource.DECLARED, "declared in code"
+            )
+        mcp_tools = [self[name] for name in self.mcp_tool_names]
+        combined = [*extra, *mcp_tools]
+        return type(self)(
+            combined,
+            origins={t.name: origins[t.name] for t in combined},
+            skipped=self.skipped,
+            bridge=self._bridge,
+            connections=self._connections,
+            clock=self._clock,
+            owner=False,
+        )
+
     async def aclose(self) -> None:
         """Close every connection (stopping stdio servers) and the bridge thread."""
-        if self._bridge.closed:
+        if not self._owner or self._bridge.closed:
             return
-        await _close_all(self._bridge, self._clock, self._connections)
+        await _close_all(self._bridge, self._clock.clock, self._connections)
 
     async def __aenter__(self) -> McpToolset:
         return self
@@ -198,6 +238,7 @@ class McpOpening:
         self._overrides, self._tools = overrides, tools
         self._timeout_s, self._connect_timeout_s = timeout_s, connect_timeout_s
         self._virtual_cost_s = virtual_cost_s
+        self._clock_ref = _ClockRef(clock)
         self._opened: McpToolset | None = None
 
     def __await__(self) -> Generator[Any, None, McpToolset]:
@@ -301,7 +342,7 @@ class McpOpening:
             skipped=skipped,
             bridge=bridge,
             connections=connections,
-            clock=self._clock,
+            clock=self._clock_ref,
         )
 
     def _decide(self, info: McpToolInfo) -> EffectDecision:
@@ -335,13 +376,14 @@ class McpOpening:
     def _caller(
         self, bridge: McpBridge, connection: McpConnection, name: str, timeout_s: float
     ) -> Any:
-        clock, fixed_cost = self._clock, self._virtual_cost_s
+        ref, fixed_cost = self._clock_ref, self._virtual_cost_s
 
         async def charge(seconds: float) -> None:
-            if clock.is_virtual:
-                await clock.sleep(fixed_cost if fixed_cost is not None else seconds)
+            if ref.clock.is_virtual:
+                await ref.clock.sleep(fixed_cost if fixed_cost is not None else seconds)
 
         async def call_mcp_tool(**arguments: Any) -> Any:
+            clock = ref.clock
             try:
                 outcome: CallOutcome = await bridge.run(
                     clock, connection.call(name, arguments, timeout_s)
