@@ -111,3 +111,20 @@ def test_run_rejects_a_bad_trace_value_before_loading_a_model(monkeypatch):
     monkeypatch.setattr(cli, "_load", lambda *a: pytest.fail("loaded a model"))
     result = invoke("run", "hi", "--trace", "zipkin")
     assert result.exit_code == 2 and "unknown trace exporter 'zipkin'" in result.output
+
+
+def test_voice_checks_mcp_and_trace_options_before_loading_anything(tmp_path, monkeypatch):
+    from specagent.voice import cli as voice_cli
+
+    monkeypatch.setattr(
+        "specagent.models.loader.load_backend", lambda *a: pytest.fail("loaded a model")
+    )
+    wav = tmp_path / "none.wav"
+    for args, says in (
+        (["--mcp", "ftp://example/x"], "unsupported scheme 'ftp'"),
+        (["--tool-effect", "x=read_only"], "give --mcp SERVER too"),
+        (["--trace", "zipkin"], "unknown trace exporter"),
+    ):
+        result = CliRunner().invoke(voice_cli.app, ["--in", str(wav), *args])
+        assert result.exit_code == 2, result.output
+        assert says in " ".join(result.output.split())

@@ -375,8 +375,8 @@ class SessionTracer:
     # -- the observer -------------------------------------------------------------------
 
     def __call__(self, event: Event) -> None:
-        if self._closed:
-            return
+        if self._closed or type(event).__module__ != Event.__module__:
+            return  # closed, or not a session event (e.g. the voice layer's own events)
         self._last_t = max(self._last_t, event.t)
         if isinstance(event, Timer) and event.name == _TURN_START:
             self._end_turn(event.t, "not ended")

@@ -20,10 +20,14 @@ from ..agent import Policy
 from ..clock import Clock, RealClock, VirtualClock
 from ..envs.assistant import AssistantWorld, assistant_toolset, tool_latency
 from ..events import Event
+from ..mcptools.cli import MCP_HELP, TOOL_EFFECT_HELP, McpOptions, open_toolset
+from ..mcptools.cli import without_simulated_latency
+from ..mcptools.errors import McpError
 from ..models.base import ModelError
 from ..models.registry import DEFAULT_MODEL
 from ..profiles import PROFILES, get_profile
 from ..timeline import describe
+from ..tracing import TracingError, chain_observers, session_tracer, use_trace_option
 from .agent import VoiceAgent, VoiceConfig, VoiceEngines, VoiceResult
 from .audio import Audio, read_wav, write_wav
 from .errors import VoiceError
@@ -177,9 +181,19 @@ def voice(
         Path | None, typer.Option(help="Also write a stereo file: user | agent.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
+    mcp: Annotated[list[str] | None, typer.Option("--mcp", help=MCP_HELP)] = None,
+    tool_effect: Annotated[
+        list[str] | None, typer.Option("--tool-effect", help=TOOL_EFFECT_HELP)
+    ] = None,
+    trace: Annotated[
+        str | None,
+        typer.Option("--trace", help="OpenTelemetry spans: console, otlp or a .jsonl file."),
+    ] = None,
 ) -> None:
     """Play --in as a live stream to the agent; print the timeline; write --out."""
     try:
+        mcp_options = McpOptions.from_cli(mcp, tool_effect)
+        use_trace_option(trace)
         if (input_wav is None) == (mic is None):
             raise ValueError("give exactly one of --in FILE.wav and --mic SECONDS")
         pol = Policy.parse(policy)
@@ -218,25 +232,35 @@ def voice(
             engines = VoiceEngines.load()
         out_console = Console()
         observer = None if as_json else _Timeline(out_console)
-        agent = VoiceAgent(
-            backend,
-            assistant_toolset(AssistantWorld()),
-            the_clock,
-            pol,
-            engines,
-            config=config,
-            latency=tool_latency(seed),
-            observer=observer,
-        )
 
         async def main() -> VoiceResult:
+            base = assistant_toolset(AssistantWorld())
             try:
-                return await agent.run(stream)
+                async with open_toolset(base, mcp_options, the_clock) as tools:
+                    tracer = session_tracer(
+                        session_id=None, toolset=tools, policy=pol, backend=backend,
+                        clock=the_clock, attributes={"specagent.voice": True},
+                    )
+                    agent = VoiceAgent(
+                        backend,
+                        tools,
+                        the_clock,
+                        pol,
+                        engines,
+                        config=config,
+                        latency=without_simulated_latency(tool_latency(seed), tools),
+                        observer=chain_observers(observer, tracer),
+                    )
+                    try:
+                        return await agent.run(stream)
+                    finally:
+                        if tracer is not None:
+                            tracer.close()
             finally:
                 await backend.aclose()
 
         result = the_clock.run(main())
-    except (VoiceError, ValueError) as exc:
+    except (VoiceError, ValueError, McpError, TracingError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     except ModelError as exc:
