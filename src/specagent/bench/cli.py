@@ -17,9 +17,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..agent import Policy
+from ..mcptools.cli import MCP_HELP, TOOL_EFFECT_HELP, McpOptions
+from ..mcptools.errors import McpError
 from ..models.base import ModelError
 from ..models.registry import DEFAULT_MODEL
 from ..profiles import PROFILES
+from ..tracing import TracingError, use_trace_option
 from .datasets import DATASETS, DatasetUnavailable, UnknownDataset
 from .html import write_html
 from .metrics import summarise
@@ -108,6 +111,16 @@ def bench(
     list_datasets: Annotated[
         bool, typer.Option("--list", help="List the datasets and exit.")
     ] = False,
+    mcp: Annotated[
+        list[str] | None, typer.Option("--mcp", help=MCP_HELP + " jsonl: datasets only.")
+    ] = None,
+    tool_effect: Annotated[
+        list[str] | None, typer.Option("--tool-effect", help=TOOL_EFFECT_HELP)
+    ] = None,
+    trace: Annotated[
+        str | None,
+        typer.Option("--trace", help="OpenTelemetry spans: console, otlp or a .jsonl file."),
+    ] = None,
 ) -> None:
     """Benchmark policies on tool-calling episodes: latency, speedup and accuracy, with reports."""
     console = Console()
@@ -130,9 +143,18 @@ def bench(
             chunk_words=chunk_words,
             speech=speech,
             tool_latency_s=_parse_latency(tool_latency),
+            mcp=McpOptions.from_cli(mcp, tool_effect).servers,
+            tool_effects=tuple(tool_effect or ()),
         )
+        use_trace_option(trace)
+    except (McpError, TracingError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    if mcp and not all(name.startswith("jsonl:") for name in names):
+        err.print("[red]error:[/red] --mcp applies to jsonl: episode files only")
+        raise typer.Exit(2)
     try:
         runs = plan_runs(names, policy_names, limit=limit, split=split)
     except (UnknownDataset, DatasetUnavailable, FileNotFoundError, ValueError) as exc:
@@ -180,6 +202,9 @@ def bench(
             )
         except ModelError as exc:
             err.print(f"[red]model error:[/red] {exc}\n(results so far are kept in {db})")
+            raise typer.Exit(2) from None
+        except McpError as exc:
+            err.print(f"[red]MCP error:[/red] {exc}", highlight=False)
             raise typer.Exit(2) from None
     wall = time.perf_counter() - started
     command = "specagent " + " ".join(shlex.quote(a) for a in sys.argv[1:])

@@ -26,14 +26,18 @@ from typing import Any
 from ..agent import Policy, SessionConfig, SessionResult, session_for
 from ..agent.prompt import system_prompt
 from ..clock import Clock, RealClock, VirtualClock
-from ..events import Event
+from ..events import Event, ModelOutput, ToolCallFailed, UserSpeech
 from ..executor import LatencyFn
 from ..ledger import Ledger
 from ..models.base import ModelBackend, ModelError
 from ..models.registry import DEFAULT_MODEL
 from ..profiles import get_profile
 from ..speech import NaturalStyle, simulate_natural_speech, simulate_speech
+from ..mcptools.cli import McpOptions, without_simulated_latency
+from ..mcptools.errors import McpConfigError, McpConnectError
+from ..mcptools.toolset import McpToolset
 from ..timeline import describe
+from ..tracing import session_tracer
 from .datasets import load_dataset
 from .episode import Episode, TurnRecord
 
@@ -68,6 +72,10 @@ class BenchSettings:
     """Default tool latency, uniform in this range; episodes may override per tool."""
     max_turns: int = 12
     session: SessionConfig = field(default_factory=SessionConfig)
+    mcp: tuple[str, ...] = ()
+    """MCP servers whose tools every episode's agent gets too (``--mcp``; jsonl episodes)."""
+    tool_effects: tuple[str, ...] = ()
+    """``--tool-effect`` overrides for those servers' tools (``NAME=CLASS``)."""
 
     def __post_init__(self) -> None:
         if self.clock not in ("virtual", "real"):
@@ -80,7 +88,11 @@ class BenchSettings:
         get_profile(self.profile)  # raises ValueError for an unknown profile
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        for name in ("mcp", "tool_effects"):  # absent when unused: older keys stay valid
+            if not data[name]:
+                del data[name]
+        return data
 
     def key(self) -> str:
         """A short stable hash of the settings (results with equal keys are comparable)."""
@@ -187,29 +199,85 @@ def _speech(settings: BenchSettings, text: str, turn_index: int, episode: Episod
     )
 
 
-class _TimelineRecorder:
-    """Keeps the drawable part of every event (time, lane, text), relative to a start time."""
+_CALL_STATUS = {
+    "ToolCallIssued": "issued",
+    "ToolCallRevised": "revised",
+    "ToolCallRemoved": "removed",
+    "ToolCallHeld": "held",
+    "ToolCallStarted": "started",
+    "ToolCallFinished": "done",
+    "ToolCallFailed": "failed",
+    "ToolCallCancelled": "cancelled",
+    "ToolCallCommitted": "committed",
+    "ToolCallCompensated": "compensated",
+}
+_ANSWER_STEP = {
+    "AnswerStarted": "started",
+    "AnswerCompleted": "completed",
+    "AnswerSuppressed": "suppressed",
+}
 
-    def __init__(self) -> None:
+
+class _TimelineRecorder:
+    """Keeps every event worth drawing as one row, times relative to the first event.
+
+    A row has ``t``, ``lane`` and ``text`` (the CLI's wording, for the event log) and ``kind``
+    (the event class), plus structured fields the HTML report draws from, never from the
+    text: ``call``, ``tool``, ``effect``, ``status`` (issued, revised, removed, held,
+    started, done, failed, cancelled, committed, compensated) and ``error_type`` for a call;
+    ``start``, ``tokens`` and ``interrupted`` for a generation; ``final`` for speech;
+    ``answer`` (started, completed, suppressed) for the answer. Given a session tracer, it
+    passes every event on to it as well.
+    """
+
+    def __init__(self, toolset: Any = None, trace: Any = None) -> None:
         self.rows: list[dict[str, Any]] = []
         self.t0: float | None = None
+        self._toolset = toolset
+        self._trace = trace
+        self._names: dict[int, str] = {}
 
     def __call__(self, event: Event) -> None:
+        if self._trace is not None:
+            self._trace(event)
         if self.t0 is None:
             self.t0 = event.t
         line = describe(event)
         if line is None:
             return
         lane, text = line
+        kind = type(event).__name__
         row: dict[str, Any] = {"t": round(event.t - self.t0, 4), "lane": lane, "text": text}
-        started = getattr(event, "started_t", None)
-        if lane == "model" and started is not None:
-            row["start"] = round(started - self.t0, 4)
+        row["kind"] = kind
+        if isinstance(event, ModelOutput):
+            row["start"] = round(event.started_t - self.t0, 4)
+            row["tokens"] = event.tokens
+            row["interrupted"] = event.interrupted
+        elif isinstance(event, UserSpeech):
+            row["final"] = event.final
+        elif kind in _ANSWER_STEP:
+            row["answer"] = _ANSWER_STEP[kind]
         call_id = getattr(event, "call_id", None)
         if call_id is not None:
             row["call"] = call_id
-        row["kind"] = type(event).__name__
+            name = getattr(event, "name", None)
+            if name is not None:
+                self._names[call_id] = name
+            name = self._names.get(call_id)
+            if name is not None:
+                row["tool"] = name
+                tool = self._toolset.get(name) if self._toolset is not None else None
+                if tool is not None:
+                    row["effect"] = tool.effect.value
+            row["status"] = _CALL_STATUS.get(kind, kind)
+            if isinstance(event, ToolCallFailed):
+                row["error_type"] = event.error_type
         self.rows.append(row)
+
+    def close(self) -> None:
+        """The episode is over: end its trace, if it is traced."""
+        if self._trace is not None:
+            self._trace.close()
 
 
 def _turn_outcome(result: SessionResult, text: str) -> TurnOutcome:
@@ -230,20 +298,36 @@ async def play_episode(
     clock: Clock,
     policy: Policy,
     settings: BenchSettings,
+    mcp_tools: McpToolset | None = None,
 ) -> EpisodeOutcome:
-    """Play every user turn of ``episode`` under ``policy``; check the result by its rules."""
+    """Play every user turn of ``episode`` under ``policy``; check the result by its rules.
+    ``mcp_tools``: MCP servers' tools the agent gets besides the episode's own."""
     started_wall = time.perf_counter()
     env = episode.make_env()
     user = episode.user()
     toolset = env.toolset
+    if mcp_tools is not None:
+        mcp_tools.rebind(clock)
+        toolset = mcp_tools.including(toolset.values())
     prompt = system_prompt(toolset.schemas())
     extra = env.context()
     if extra:
         prompt = f"{prompt}\n\n{extra}"
     ledger = Ledger()
-    timeline = _TimelineRecorder()
-    latency = _latency_fn(settings, episode)
-    spec_latency = _latency_fn(settings, episode)  # verified's speculator: the same draws
+    timeline = _TimelineRecorder(
+        toolset=toolset,
+        trace=session_tracer(
+            session_id=ledger.session_id,
+            toolset=toolset,
+            policy=policy,
+            backend=backend,
+            clock=clock,
+            attributes={"specagent.episode": f"{episode.dataset}/{episode.id}"},
+        ),
+    )
+    latency = without_simulated_latency(_latency_fn(settings, episode), toolset)
+    # verified's speculator: the same draws
+    spec_latency = without_simulated_latency(_latency_fn(settings, episode), toolset)
     records: list[TurnRecord] = []
     outcomes: list[TurnOutcome] = []
     results: list[SessionResult] = []
@@ -279,6 +363,7 @@ async def play_episode(
         answer = result.answer
         if result.ended == "context_full":
             break
+    timeline.close()
     check = env.check(records)
     first = [t.first_token_latency_s for t in outcomes]
     spec = [r.speculation for r in results]
@@ -321,6 +406,7 @@ class Worker:
         self.settings = settings
         self._backend = backend
         self._episodes: dict[str, dict[str, Episode]] = {}
+        self._mcp: McpToolset | None = None
 
     def episode(self, dataset: str, episode_id: str) -> Episode:
         if dataset not in self._episodes:
@@ -353,13 +439,34 @@ class Worker:
             policy = Policy.parse(job.policy)
             clock = self._clock()
             backend = self._backend_on(clock)
-            return clock.run(play_episode(episode, backend, clock, policy, self.settings))
-        except ModelError:
-            raise  # a broken model breaks every run: stop the benchmark, do not record failures
+            mcp = self._mcp_tools()
+            return clock.run(play_episode(episode, backend, clock, policy, self.settings, mcp))
+        except (ModelError, McpConnectError, McpConfigError):
+            raise  # a broken model or MCP server breaks every run: stop, record no failures
         except Exception as exc:  # noqa: BLE001 - one bad episode must not stop the benchmark
             return _crashed(job, exc, time.perf_counter() - started)
 
+    def _mcp_tools(self) -> McpToolset | None:
+        """This process's connections to ``settings.mcp``, opened on first use (they live on
+        their own loop, so every episode's clock can use them; see :mod:`specagent.mcptools`)."""
+        if self._mcp is None and self.settings.mcp:
+            options = McpOptions.from_cli(self.settings.mcp, self.settings.tool_effects)
+            clock = RealClock()
+
+            async def connect() -> McpToolset:
+                return await McpToolset.connect(
+                    *options.servers, clock=clock, overrides=options.overrides
+                )
+
+            self._mcp = clock.run(connect())
+        return self._mcp
+
     def close(self) -> None:
+        if self._mcp is not None:
+            clock = RealClock()
+            self._mcp.rebind(clock)
+            clock.run(self._mcp.aclose())
+            self._mcp = None
         if self._backend is not None:
             clock = VirtualClock()
             self._backend.rebind(clock, get_profile(self.settings.profile))
