@@ -405,7 +405,7 @@ def test_call_issued_after_final_update_waits_until_the_model_moves_on():
         if 'tool_result id="1"' in said:
             return "<answer>booked</answer>"
         if "please" in said and "tool_call" not in made:
-            return call(1, "book", '{"item": "table"}')
+            return call(1, "book", '{"item": "Paris"}')  # a value the user said (grounded)
         if "tool_call" in made:
             steps.append(clock.now())
             return "<think>" + "w " * 30 + "</think><pause/>"
@@ -417,7 +417,7 @@ def test_call_issued_after_final_update_waits_until_the_model_moves_on():
     pause_done = [e for e in result.ledger if isinstance(e, ModelOutput) and "pause" in e.text][-1]
     assert booking.issued_s > WEATHER[-1].t  # issued after the final words...
     assert booking.started_s == pytest.approx(pause_done.t)  # ...but ran only once it moved on
-    assert world.booked == ["table"] and others == []
+    assert world.booked == ["Paris"] and others == []
 
 
 def test_revised_held_call_runs_only_with_the_new_arguments():
@@ -476,14 +476,14 @@ def test_a_result_that_arrives_while_its_call_is_revised_is_never_shown():
 def test_a_repeated_committed_call_is_not_run_again():
     """A model that loops on the same state-changing call (seen with small models) books once."""
     clock, world = VirtualClock(), World()
-    outputs = iter([call(1, "book", '{"item": "table"}'), call(2, "book", '{"item": "table"}')])
+    outputs = iter([call(1, "book", '{"item": "Paris"}'), call(2, "book", '{"item": "Paris"}')])
 
     def responder(messages):
         return next(outputs, "<answer>done</answer>")
 
     session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, Policy.SYNC)
     result, _ = run(session, clock, WEATHER)
-    assert world.booked == ["table"] and len(result.tool_calls) == 1
+    assert world.booked == ["Paris"] and len(result.tool_calls) == 1
 
 
 @pytest.mark.parametrize("k", range(1, len(split_tokens(call(1, "lookup", '{"city": "Paris"}'))) - 1))

@@ -299,7 +299,9 @@ def play(scenario: Scenario, policy: Policy, latency: Any = None) -> Outcome:
         observer=harness.observe,
         # the values in these actions are never spoken: the grounding guard would refuse most
         # early calls, and the properties are about what happens when they run
-        config=SessionConfig(max_generations=60, ground_early_calls=False),
+        config=SessionConfig(
+            max_generations=60, ground_early_calls=False, ground_state_changes=False
+        ),
     )
     harness.session = session
 
@@ -617,7 +619,7 @@ def test_compensation_after_a_committed_overwrite_of_the_same_key() -> None:
         clock,
         Policy.SPECULATIVE,
         latency=lambda name, args: 0.5,
-        config=SessionConfig(ground_early_calls=False),  # the values are never spoken
+        config=SessionConfig(ground_early_calls=False, ground_state_changes=False),
     )
     clock.run(session.run([UserSpeech(t=0.0, text="x"), UserSpeech(t=4.0, text="y", final=True)]))
     committed = [

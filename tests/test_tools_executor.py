@@ -94,7 +94,7 @@ def test_tool_requires_async_function() -> None:
 
 def test_effect_changes_state() -> None:
     assert not Effect.READ_ONLY.changes_state
-    assert not Effect.IDEMPOTENT.changes_state
+    assert Effect.IDEMPOTENT.changes_state  # a repeat is harmless, a wrong guess is not
     assert Effect.REVERSIBLE.changes_state
     assert Effect.IRREVERSIBLE.changes_state
 
@@ -451,17 +451,16 @@ def test_latency_counts_towards_the_timeout() -> None:
     assert probe.calls == [("weather", 4.75)]
 
 
-# -- executor: gates --------------------------------------------------------------------------
+# -- executor: holds --------------------------------------------------------------------------
 
 
-def test_gate_holds_call_until_set() -> None:
+def test_held_call_waits_until_committed() -> None:
     async def body(ex: ToolExecutor, clock: VirtualClock, probe: Probe) -> Any:
-        gate = asyncio.Event()
-        rec = ex.submit(1, "book", {"party": 2}, gate=gate, hold_reason="awaiting final update")
+        rec = ex.submit(1, "book", {"party": 2}, hold=True, hold_reason="awaiting final update")
         await clock.sleep(3.0)
         assert rec.status is CallStatus.WAITING and rec.held
         assert probe.calls == []
-        gate.set()
+        assert ex.commit(1)
         await rec.done
         return rec
 
@@ -470,17 +469,16 @@ def test_gate_holds_call_until_set() -> None:
         ("ToolCallHeld", 1, 0.0),
         ("ToolCallStarted", 1, 3.0),
         ("ToolCallFinished", 1, 4.0),
+        ("ToolCallCommitted", 1, 4.0),
     ]
     assert events[0].reason == "awaiting final update"  # type: ignore[attr-defined]
     assert probe.calls == [("book", 3.0)]
     assert rec.held and rec.status is CallStatus.DONE
 
 
-def test_open_gate_does_not_hold() -> None:
+def test_a_call_not_held_does_not_wait() -> None:
     async def body(ex: ToolExecutor, clock: VirtualClock, probe: Probe) -> Any:
-        gate = asyncio.Event()
-        gate.set()
-        rec = ex.submit(1, "book", {"party": 2}, gate=gate)
+        rec = ex.submit(1, "book", {"party": 2})
         await rec.done
         return rec
 
@@ -491,11 +489,10 @@ def test_open_gate_does_not_hold() -> None:
 
 def test_cancel_held_call_never_runs() -> None:
     async def body(ex: ToolExecutor, clock: VirtualClock, probe: Probe) -> Any:
-        gate = asyncio.Event()
-        ex.submit(1, "book", {"party": 2}, gate=gate)
+        ex.submit(1, "book", {"party": 2}, hold=True)
         await clock.sleep(1.0)
         assert ex.cancel(1, "user changed their mind")
-        gate.set()
+        assert not ex.commit(1)  # a cancelled call cannot be committed any more
         await clock.sleep(5.0)
         return ex.records[1]
 
@@ -529,13 +526,12 @@ def test_dependant_waits_for_dependency_result() -> None:
     assert rec2.depends == (1,)
 
 
-def test_dependant_gate_is_checked_after_dependencies() -> None:
+def test_dependant_hold_is_checked_after_dependencies() -> None:
     async def body(ex: ToolExecutor, clock: VirtualClock, probe: Probe) -> Any:
-        gate = asyncio.Event()
         ex.submit(1, "weather", {"city": "Paris"})
-        ex.submit(2, "book", {"party": 2}, depends=(1,), gate=gate)
+        ex.submit(2, "book", {"party": 2}, depends=(1,), hold=True)
         await clock.sleep(2.0)
-        gate.set()
+        ex.commit(2)
         await ex.records[2].done
 
     events, _, _ = run_session(body)
@@ -545,6 +541,7 @@ def test_dependant_gate_is_checked_after_dependencies() -> None:
         ("ToolCallHeld", 2, 0.5),
         ("ToolCallStarted", 2, 2.0),
         ("ToolCallFinished", 2, 3.0),
+        ("ToolCallCommitted", 2, 3.0),
     ]
 
 
@@ -683,7 +680,7 @@ def test_leaving_executor_cancels_calls_in_flight() -> None:
         ex = ToolExecutor(make_toolset(clock, probe), clock, events.append)
         async with ex:
             ex.submit(1, "slow", {"seconds": 100.0})  # running
-            ex.submit(2, "book", {"party": 2}, gate=asyncio.Event())  # held
+            ex.submit(2, "book", {"party": 2}, hold=True)  # held
             ex.submit(3, "weather", {"city": "Paris"}, depends=(1,))  # waiting on 1
             ex.submit(4, "weather", {"city": "Oslo"})  # finishes first
             await clock.sleep(1.0)

@@ -69,14 +69,14 @@ def test_right_guesses_give_the_sync_outcome_sooner():
     ]
     assert verified.answer == sync.answer == "Sunny in Paris today."
     assert verified.policy == "verified"
-    # both of the actor's generations were drafted and kept whole, and the lookup joined
-    # the speculator's, which had finished while the user was still speaking
+    # both of the actor's generations were drafted and kept whole, and the actor adopted the
+    # speculator's lookup, which had finished while the user was still speaking
     stats = verified.speculation
     assert stats.accepted_tokens == stats.drafted_tokens > 0
-    assert stats.run_early == 1
+    assert (stats.speculator_calls, stats.reads_joined, stats.run_early) == (1, 1, 0)
     assert verified.tool_calls[0].finished_s == verified.tool_calls[0].started_s
     assert verified.latency_s < sync.latency_s
-    assert world.lookups == 2  # the speculator's lookup and the actor's own
+    assert world.lookups == 1  # handed over: the tool ran once, for both
 
 
 def test_a_wrong_guess_changes_the_time_not_the_outcome():
@@ -90,7 +90,7 @@ def test_a_wrong_guess_changes_the_time_not_the_outcome():
     assert 0 < backend.accepted[first] < len(backend.drafts[first].split())
     # the wrong guess was offered to one generation, not checked again at the next
     assert sum('"weather"' in d for d in backend.drafts) == 1
-    assert verified.speculation.run_early == 0 and verified.speculation.wasted == 1
+    assert verified.speculation.reads_joined == 0 and verified.speculation.wasted == 1
     assert verified.tool_calls[0].finished_s - verified.tool_calls[0].started_s == pytest.approx(0.8)
 
 
@@ -127,7 +127,7 @@ def test_a_read_after_the_actors_write_is_not_joined():
     verified, world, _ = play(Policy.VERIFIED, write_then_read)
     read = verified.tool_calls[1]
     assert read.name == "lookup" and read.finished_s - read.started_s == pytest.approx(0.8)
-    assert verified.speculation.run_early == 0 and world.booked == ["Paris trip"]
+    assert verified.speculation.reads_joined == 0 and world.booked == ["Paris trip"]
 
 
 def test_session_refuses_the_verified_policy_and_verified_refuses_live_speech():
@@ -249,3 +249,110 @@ def test_each_guess_is_offered_once():
     book.outputs = [call(1, "lookup", '{"city": "Rome"}'), "<answer>Sunny.</answer>"]
     made = {'lookup{"city": "Rome"}'}
     assert book.draft_for(made, 2, said) == "<answer>Sunny.</answer>"
+
+
+# -- what verified guarantees (issue #15) -----------------------------------------------------
+
+
+def test_a_read_still_in_flight_is_handed_over_and_runs_once():
+    """The speculator starts the lookup at about 2.3 s; it takes 3 s, so it is still running
+    when the actor writes the same call after the final words (4 s). The actor adopts it and
+    waits only for the rest: the result arrives when the speculator's request ends."""
+    verified, world, _ = play(Policy.VERIFIED, paris, latency=3.0)
+    sync, _, _ = play(Policy.SYNC, paris, latency=3.0)
+    (read,) = verified.tool_calls
+    spec_start = verified.speculation  # joined and counted under its own name
+    assert (spec_start.speculator_calls, spec_start.reads_joined) == (1, 1)
+    assert world.lookups == 1
+    assert read.finished_s - read.started_s < 3.0  # only what the speculator's request had left
+    assert verified.answer == sync.answer and verified.latency_s < sync.latency_s
+
+
+def test_a_failing_read_is_handed_over_as_the_same_failure():
+    def booms(messages):
+        said, made = everything_said(messages), model_said(messages)
+        if 'tool_result id="1"' in said:
+            return "<answer>It failed.</answer>"
+        if "Paris" in said and "tool_call" not in made:
+            return call(1, "boom")
+        return "<pause/>"
+
+    verified, _, _ = play(Policy.VERIFIED, booms)
+    sync, _, _ = play(Policy.SYNC, booms)
+    assert verified.tool_calls[0].error == sync.tool_calls[0].error
+    assert "database on fire" in verified.tool_calls[0].error
+    assert verified.speculation.reads_joined == 1
+
+
+def test_a_draft_of_a_write_stops_before_its_arguments():
+    """The speculator guesses a booking; the actor is offered its start only: every argument
+    of a state-changing call is the actor's own decoding."""
+
+    def books(messages):
+        said, made = everything_said(messages), model_said(messages)
+        if 'tool_result id="1"' in said:
+            return "<answer>Booked.</answer>"
+        if "Paris" in said and "tool_call" not in made:
+            return call(1, "book", '{"item": "Paris trip"}')
+        return "<pause/>"
+
+    verified, world, backend = play(Policy.VERIFIED, books)
+    drafts = [d for d in backend.drafts if '"book"' in d]
+    assert drafts, "the speculator's guess was never offered"
+    assert all('"arguments"' not in d and "Paris" not in d for d in drafts)
+    assert world.booked == ["Paris trip"]
+
+
+def test_the_speculators_tools_refuse_every_write():
+    from specagent.agent.verified import ReadPool, SpeculatorWriteRefused
+
+    clock, world = VirtualClock(), World()
+    pool = ReadPool(clock, make_tools(world), lambda n, a: 0.0, lambda n, a: 0.0)
+    book = pool.speculator_tools()["book"]
+    with pytest.raises(SpeculatorWriteRefused):
+        clock.run(book.call({"item": "x"}))
+    assert world.booked == []
+
+
+def test_a_stored_verified_turn_resumes_as_its_actor(tmp_path):
+    from specagent.events import ToolCallCommitted
+    from specagent.ledger import Ledger, SQLiteLedgerStore
+
+    def books(messages):
+        said, made = everything_said(messages), model_said(messages)
+        if 'tool_result id="1"' in said:
+            return "<answer>Booked.</answer>"
+        if "Paris" in said and "tool_call" not in made and "final_query_update" in said:
+            return call(1, "book", '{"item": "Paris trip"}')
+        return "<pause/>"
+
+    store = SQLiteLedgerStore(tmp_path / "s.db")
+    clock, world = VirtualClock(), World()
+    ledger = Ledger(store=store)
+    committed = asyncio.Event()
+    session = VerifiedSession(
+        ScriptedBackend(clock, books), make_tools(world), clock, ledger=ledger,
+        latency=lambda n, a: 0.8,
+        observer=lambda e: committed.set() if isinstance(e, ToolCallCommitted) else None,
+    )
+
+    async def crash():
+        task = asyncio.create_task(session.run(CHUNKS))
+        await committed.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    clock.run(crash())
+    assert world.booked == ["Paris trip"]
+    with pytest.raises(ValueError, match="VerifiedSession.resume"):
+        Session.resume(store, ledger.session_id, ScriptedBackend(clock, books),
+                       make_tools(world), clock, Policy.VERIFIED)
+    clock2 = VirtualClock(start_s=Ledger.load(store, ledger.session_id).last_t)
+    resumed = VerifiedSession.resume(
+        store, ledger.session_id, ScriptedBackend(clock2, books), make_tools(world), clock2,
+        latency=lambda n, a: 0.8,
+    )
+    result = clock2.run(resumed.run(CHUNKS))
+    assert result.answer == "Booked." and result.policy == "verified"
+    assert world.booked == ["Paris trip"]  # not booked again

@@ -28,6 +28,8 @@ __all__ = [
     "ToolCallCancelled",
     "ToolCallCommitted",
     "ToolCallCompensated",
+    "ConfirmationAsked",
+    "ConfirmationAnswered",
     "AnswerStarted",
     "AnswerDelta",
     "AnswerCompleted",
@@ -159,7 +161,13 @@ class ToolCallHeld(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ToolCallStarted(Event):
+    """A call's tool began to run. ``sandboxed``: on a private copy of its state (nothing real
+    changes until it is committed). ``early``: it started before it was committed, so its
+    effect may still be dropped or undone (a resumed session needs both to restore it)."""
+
     call_id: int
+    sandboxed: bool = False
+    early: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,6 +213,26 @@ class ToolCallCompensated(Event):
 
     call_id: int
     notify_model: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfirmationAsked(Event):
+    """A call that needs the user's consent reached its commit point: it was not run, and the
+    agent asked ``question`` instead (the turn's answer)."""
+
+    call_id: int
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    question: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfirmationAnswered(Event):
+    """The user's next words answered a :class:`ConfirmationAsked`: ``granted`` runs the call
+    (under its id, as asked), anything else leaves it unrun."""
+
+    call_id: int
+    granted: bool
 
 
 # -- control ----------------------------------------------------------------------------------

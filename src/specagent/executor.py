@@ -109,6 +109,7 @@ class CallRecord:
     commit_when_done: bool = False
     undo_when_done: bool = False
     effect_settled: bool = False  # an effect it had on real state is final (kept or undone)
+    call_key: str = ""  # unique to this version of the call (for idempotency keys)
 
 
 def _jsonable(value: Any) -> Any:
@@ -139,6 +140,8 @@ class ToolExecutor:
         self._background: list[asyncio.Task[None]] = []  # compensations, replays, revised calls
         self._superseded: list[CallRecord] = []  # earlier versions of revised calls
         self._deferred: list[CallRecord] = []  # sandboxed commits waiting for earlier effects
+        self._replaying: list[CallRecord] = []  # sandboxed commits being replayed on real state
+        self._submits = 0
         self._group: asyncio.TaskGroup | None = None
 
     async def __aenter__(self) -> ToolExecutor:
@@ -178,16 +181,17 @@ class ToolExecutor:
         arguments: Mapping[str, Any],
         depends: tuple[int, ...] = (),
         *,
-        gate: asyncio.Event | None = None,
         hold: bool = False,
         sandboxed: bool = False,
         hold_reason: str = "waiting for commit point",
+        call_key: str | None = None,
     ) -> CallRecord:
         """Start a call (or fail it at once if the tool or its arguments are wrong).
 
-        ``gate``: the call does not start before this event is set. ``hold``: the call does
-        not start before :meth:`commit`. ``sandboxed``: the call runs on a copy of its tool's
-        :class:`~specagent.sandbox.StateCell`, made real only by :meth:`commit`.
+        ``hold``: the call does not start before :meth:`commit`. ``sandboxed``: the call runs
+        on a copy of its tool's :class:`~specagent.sandbox.StateCell`, made real only by
+        :meth:`commit`. ``call_key``: unique to this version of the call, passed to a tool
+        with an ``idempotency_key`` (default: derived from the id and the submit count).
         """
         if self._group is None:
             raise RuntimeError("ToolExecutor.submit() outside 'async with executor'")
@@ -210,6 +214,8 @@ class ToolExecutor:
         referenced = find_references(arguments)
         depends = tuple(sorted(set(depends) | referenced))
         rec = CallRecord(call_id, name, dict(arguments), depends, None, self._clock.now())
+        self._submits += 1
+        rec.call_key = call_key or f"{call_id}.{self._submits}"
         rec.done = loop.create_future()
         self._records[call_id] = rec
         try:
@@ -230,6 +236,7 @@ class ToolExecutor:
                 error_type="dependency_failed",
             )
             return rec
+        gate = None
         if hold:
             rec.gate = gate = asyncio.Event()
         self._tasks[call_id] = self._group.create_task(
@@ -299,15 +306,32 @@ class ToolExecutor:
             await asyncio.wait(pending)
 
     def restore(self, rec: CallRecord) -> None:
-        """Adopt a call that ended in an earlier run (resuming from a stored ledger).
+        """Adopt a call that ended in an earlier run (resuming from a stored ledger), with the
+        disposition it had then (None: still to be decided).
 
-        Nothing runs and nothing is emitted: the ledger already holds its outcome.
+        Nothing runs and nothing is emitted: the ledger already holds its outcome. A call
+        whose disposition is decided, or that never touched real state, has a settled effect.
         """
         if not rec.status.terminal:
             raise ValueError(f"only ended calls can be restored (call {rec.call_id} is {rec.status})")
         rec.done = asyncio.get_running_loop().create_future()
         rec.done.set_result(None)
+        touched_real_state = (
+            rec.status is CallStatus.DONE
+            and rec.effect is not None
+            and rec.effect.changes_state
+            and not rec.sandboxed
+        )
+        rec.effect_settled = rec.disposition is not None or not touched_real_state
         self._records[rec.call_id] = rec
+
+    def undo_restored(self, rec: CallRecord) -> None:
+        """Compensate an earlier version of a call that ran in an earlier run and was never
+        undone (resuming from a stored ledger)."""
+        rec.done = asyncio.get_running_loop().create_future()
+        rec.done.set_result(None)
+        self._superseded.append(rec)
+        self._start_compensation(rec)
 
     def cancel(self, call_id: int, reason: str, *, notify: bool = True) -> bool:
         """Cancel a call that has not ended. Returns False if it had already ended.
@@ -359,13 +383,18 @@ class ToolExecutor:
         assert tool.state is not None and rec.sandbox_copy is not None
         copy, rec.sandbox_copy = rec.sandbox_copy, None
         if not tool.state.try_adopt(copy):
-            # The real state moved on since the copy was taken: replay on the real state.
+            # The real state moved on since the copy was taken: replay on the real state. Until
+            # the replay ends, no other commit may change that state (see _undecided_effects).
+            self._replaying.append(rec)
             self._spawn(self._replay(rec), f"replay-{rec.call_id}")
             return
         self._emit(ToolCallCommitted(t=self._clock.now(), call_id=rec.call_id))
 
     def _undecided_effects(self, cell: Any) -> bool:
-        """Whether a call ran unsandboxed on ``cell`` and its effect may still be undone."""
+        """Whether a call ran unsandboxed on ``cell`` and its effect may still be undone, or a
+        sandboxed commit is being replayed on it."""
+        if any(self._toolset[r.name].state is cell for r in self._replaying):
+            return True
         for rec in self.all_records():
             tool = self._toolset.get(rec.name)
             if (
@@ -384,25 +413,47 @@ class ToolExecutor:
         if rec.effect_settled:
             return
         rec.effect_settled = True
+        self._apply_ready_commits()
+
+    def _apply_ready_commits(self) -> None:
+        """Apply the deferred sandboxed commits whose state no undecided effect touches."""
         for waiting in list(self._deferred):
             cell = self._toolset[waiting.name].state
-            if not self._undecided_effects(cell):
+            if waiting in self._deferred and not self._undecided_effects(cell):
                 self._deferred.remove(waiting)
                 self._apply_sandbox(waiting)
 
     async def _replay(self, rec: CallRecord) -> None:
+        """Run a committed sandboxed call again on the real state (its copy was stale). A
+        failure here is the call's real outcome: the model is told, and it is not a result."""
         tool = self._toolset[rec.name]
         try:
-            result = _jsonable(await tool.call(rec.arguments))
-        except Exception as exc:
-            result = {"error": f"{type(exc).__name__}: {exc}"}
-        if tool.state is not None:
-            tool.state.touch()
-        now = self._clock.now()
-        if result != rec.result:  # the model saw a different result: tell it the real one
-            rec.result = result
-            self._emit(ToolCallFinished(t=now, call_id=rec.call_id, result=result))
-        self._emit(ToolCallCommitted(t=now, call_id=rec.call_id))
+            try:
+                result = _jsonable(await tool.call(rec.arguments, call_key=rec.call_key))
+            except Exception as exc:  # noqa: BLE001 - the tool's refusal is the call's outcome
+                rec.status, rec.result = CallStatus.FAILED, None
+                rec.error = f"replayed on the real state, it failed: {type(exc).__name__}: {exc}"
+                rec.error_type = "replay_failed"
+                self._emit(
+                    ToolCallFailed(
+                        t=self._clock.now(),
+                        call_id=rec.call_id,
+                        error=rec.error,
+                        error_type=rec.error_type,
+                    )
+                )
+            else:
+                if result != rec.result:  # the model saw a different result: the real one
+                    rec.result = result
+                    self._emit(ToolCallFinished(t=self._clock.now(), call_id=rec.call_id,
+                                                result=result))
+            finally:
+                if tool.state is not None:
+                    tool.state.touch()
+            self._emit(ToolCallCommitted(t=self._clock.now(), call_id=rec.call_id))
+        finally:
+            self._replaying.remove(rec)
+            self._apply_ready_commits()
 
     def _start_compensation(self, rec: CallRecord) -> None:
         rec.disposition = Disposition.COMPENSATED
@@ -410,8 +461,9 @@ class ToolExecutor:
 
     async def _compensate(self, rec: CallRecord) -> None:
         tool = self._toolset[rec.name]
-        assert tool.compensate is not None, "only reversible calls run early unsandboxed"
         try:
+            if tool.compensate is None:  # never chosen for such a tool: say so, do not crash
+                raise RuntimeError(f"{rec.name} has no compensating action")
             await tool.compensate(rec.arguments, rec.result)
         except Exception as exc:  # reported loudly: the world may still hold the effect
             self._emit(
@@ -521,7 +573,12 @@ class ToolExecutor:
             await gate.wait()
         rec.status = CallStatus.RUNNING
         rec.started_s = self._clock.now()
-        self._emit(ToolCallStarted(t=rec.started_s, call_id=rec.call_id))
+        early = rec.disposition is None and not rec.commit_when_done
+        self._emit(
+            ToolCallStarted(
+                t=rec.started_s, call_id=rec.call_id, sandboxed=rec.sandboxed, early=early
+            )
+        )
         try:
             async with asyncio.timeout(tool.timeout_s):
                 if self._latency is not None:
@@ -530,9 +587,9 @@ class ToolExecutor:
                     assert tool.state is not None
                     rec.sandbox_copy = tool.state.fork()
                     with tool.state.use(rec.sandbox_copy):
-                        result = _jsonable(await tool.call(rec.arguments))
+                        result = _jsonable(await tool.call(rec.arguments, call_key=rec.call_key))
                 else:
-                    result = _jsonable(await tool.call(rec.arguments))
+                    result = _jsonable(await tool.call(rec.arguments, call_key=rec.call_key))
                     if tool.effect.changes_state and tool.state is not None:
                         tool.state.touch()
         except TimeoutError:

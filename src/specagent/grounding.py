@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ __all__ = [
     "evidence_in",
     "grounded_prefix",
     "said_values_prefix",
+    "schema_choices",
     "ungrounded_values",
     "values_written_so_far",
 ]
@@ -99,8 +100,44 @@ def evidence_in(events: Iterable[Event]) -> str:
     return " ".join(parts)
 
 
-def ungrounded_values(arguments: Mapping[str, Any], evidence: str) -> list[str]:
-    """Argument values (strings, numbers) that do not occur in ``evidence``."""
+_QUOTED_RE = re.compile(r"'([^'\n]{2,60})'|\"([^\"\n]{2,60})\"")
+
+
+def schema_choices(schema: Mapping[str, Any], description: str = "") -> set[str]:
+    """The values a tool offers as fixed choices: ``enum`` and ``const`` in its JSON Schema,
+    and values its descriptions quote ("the reason, either 'no longer needed' or 'ordered by
+    mistake'"). The model picks one of them, it does not invent it, so they need no evidence."""
+    found: set[str] = set()
+
+    def quoted(text: str) -> None:
+        for single, double in _QUOTED_RE.findall(text):
+            found.add(single or double)
+
+    quoted(description)
+
+    def visit(node: Any) -> None:
+        if isinstance(node, Mapping):
+            for choice in node.get("enum", ()) or ():
+                found.add(str(choice))
+            if "const" in node:
+                found.add(str(node["const"]))
+            if isinstance(node.get("description"), str):
+                quoted(node["description"])
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(schema)
+    return found
+
+
+def ungrounded_values(
+    arguments: Mapping[str, Any], evidence: str, *, choices: Set[str] = frozenset()
+) -> list[str]:
+    """Argument values (strings, numbers) that do not occur in ``evidence``; a value among
+    ``choices`` (see :func:`schema_choices`) is always grounded."""
     seen = _words(evidence)
     said = _said_numbers(evidence, seen)
     missing = [  # a negative value may have been said as "minus 5"
@@ -108,11 +145,11 @@ def ungrounded_values(arguments: Mapping[str, Any], evidence: str) -> list[str]:
     ]
     for value in _strings(dict(arguments)):
         words = [w for w in _WORD_RE.findall(value.lower()) if len(w) >= _MIN_CHECKED]
-        if value.startswith("$") or not words:
-            continue  # a reference to an earlier result, or nothing checkable
+        if value.startswith("$") or not words or value in choices:
+            continue  # a reference to an earlier result, nothing checkable, or a fixed choice
         if not any(w in seen for w in words):
             missing.append(value)
-    return missing
+    return [m for m in missing if m not in choices]
 
 
 _ARGUMENTS_KEY = '"arguments"'

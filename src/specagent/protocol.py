@@ -11,6 +11,7 @@ Inputs injected into the context::
     <tool_result id="1">{"flights": [...]}</tool_result>
     <tool_result id="2" error="timeout">tool took longer than 5.0 s</tool_result>
     <cancel id="3"/>
+    <tool_result id="4" error="needs_confirmation">not run yet: the user was asked ...</tool_result>
     <protocol_error>...</protocol_error>
     </think_interrupted>        (closes reasoning that an event cut short)
 
@@ -38,6 +39,8 @@ from typing import Any, Literal
 
 from .events import (
     Brief,
+    ConfirmationAnswered,
+    ConfirmationAsked,
     Event,
     ModelOutput,
     ProtocolError,
@@ -304,6 +307,13 @@ def render_input(event: Event) -> str | None:
         return f'<cancel id="{event.call_id}"/>'
     if isinstance(event, ProtocolError):
         return f"<protocol_error>{event.message}</protocol_error>"
+    if isinstance(event, ConfirmationAsked):  # held for the user's consent, not run
+        return (
+            f'<tool_result id="{event.call_id}" error="needs_confirmation">not run yet: the '
+            f'user was asked "{event.question}"; it runs only if they say yes</tool_result>'
+        )
+    if isinstance(event, ConfirmationAnswered) and not event.granted:
+        return f'<cancel id="{event.call_id}"/>'
     return None
 
 

@@ -1,9 +1,10 @@
 """Tools: what an agent can call, with the effect class that decides when it may run.
 
 A :class:`Tool` couples a name, an argument schema, an async callable and an :class:`Effect`.
-The effect class is the safety contract: read-only and idempotent calls may run the moment the
-model asks; state-changing ones wait for a commit point (see :mod:`specagent.executor` and the
-agent policies). Build tools from a typed function with :func:`tool`, or from a JSON Schema
+The effect class is the safety contract: read-only calls may run the moment the model asks;
+every other call changes state (an idempotent setter included: repeating it is harmless, a wrong
+guess is not) and waits for its commit point, or runs early only on a sandbox copy or with a
+compensating action (see :mod:`specagent.speculation`). Build tools from a typed function with :func:`tool`, or from a JSON Schema
 (as benchmarks supply) with :meth:`Tool.from_json_schema`.
 """
 
@@ -35,13 +36,19 @@ class Effect(enum.Enum):
     """What a call does to the world, which decides when it may run."""
 
     READ_ONLY = "read_only"
+    """Reads only: may run the moment the model writes it."""
     IDEMPOTENT = "idempotent"
+    """Changes state, but doing it twice equals doing it once (a setter)."""
     REVERSIBLE = "reversible"
+    """Changes state; the tool's ``compensate`` action undoes it."""
     IRREVERSIBLE = "irreversible"
+    """Changes state for good (a message sent, a card charged)."""
 
     @property
     def changes_state(self) -> bool:
-        return self in (Effect.REVERSIBLE, Effect.IRREVERSIBLE)
+        """Everything but a read: such a call must not act on words the user may still
+        change. Idempotent calls included: a repeat is harmless, a wrong guess is not."""
+        return self is not Effect.READ_ONLY
 
 
 class ToolError(Exception):
@@ -95,6 +102,15 @@ class Tool:
     """Whether a call may run early on a copy of ``state`` (its only effect is on ``state``)."""
     equivalent: EquivalenceFn | None = None
     """Semantic guard: are two argument sets the same request? Default: equal after validation."""
+    confirm: bool | str = False
+    """Ask the user before this call runs: ``True`` for a generic question, or a question
+    template formatted with the call's arguments (``"Send {text!r} to {to}?"``). The call then
+    runs only after the user says yes (see :mod:`specagent.agent.confirmation`)."""
+    idempotency_key: str | None = None
+    """The name of a keyword parameter of ``fn`` (hidden from the model) that the executor fills
+    with a key unique to the call (session, call id and version). A service that deduplicates
+    on it lets a resumed session re-send a call whose outcome a crash left unknown, exactly
+    once; without it such a call is reported to the model as "outcome unknown"."""
 
     def __post_init__(self) -> None:
         if self.effect is Effect.REVERSIBLE and self.compensate is None:
@@ -103,6 +119,13 @@ class Tool:
             raise ValueError(f"tool {self.name!r} is sandboxable but has no state to copy")
         if self.timeout_s <= 0:
             raise ValueError(f"tool {self.name!r}: timeout_s must be positive")
+        if self.idempotency_key is not None and self.idempotency_key in self.parameters.get(
+            "properties", {}
+        ):
+            raise ValueError(
+                f"tool {self.name!r}: idempotency_key {self.idempotency_key!r} must not be an "
+                "argument the model writes"
+            )
 
     @classmethod
     def from_json_schema(
@@ -145,8 +168,25 @@ class Tool:
             return self.equivalent(dict(a), dict(b))
         return dict(a) == dict(b)
 
-    async def call(self, arguments: Mapping[str, Any]) -> Any:
+    async def call(self, arguments: Mapping[str, Any], *, call_key: str | None = None) -> Any:
+        """Run the tool. ``call_key`` is passed as the :attr:`idempotency_key` parameter, if the
+        tool has one."""
+        if self.idempotency_key is not None:
+            if call_key is None:
+                raise ValueError(f"tool {self.name!r} needs a call key")
+            return await self.fn(**arguments, **{self.idempotency_key: call_key})
         return await self.fn(**arguments)
+
+    def confirmation_question(self, arguments: Mapping[str, Any]) -> str:
+        """The question to ask the user before this call runs: :attr:`confirm` formatted with
+        the arguments when it is a template that fits them, else a generic one."""
+        if isinstance(self.confirm, str):
+            try:
+                return self.confirm.format(**arguments)
+            except (KeyError, IndexError, ValueError):
+                pass  # a template that does not fit these arguments: ask generically
+        shown = ", ".join(f"{k} {v}" for k, v in arguments.items())
+        return f"Shall I {self.name.replace('_', ' ')}" + (f" ({shown})" if shown else "") + "?"
 
     def schema(self) -> dict[str, Any]:
         """OpenAI-style function description (what the model is shown)."""
@@ -166,11 +206,14 @@ def tool(
     state: StateCell[Any] | None = None,
     sandboxable: bool = False,
     equivalent: EquivalenceFn | None = None,
+    confirm: bool | str = False,
+    idempotency_key: str | None = None,
 ) -> Callable[[ToolFn], Tool]:
     """Make a :class:`Tool` from an async function with type-annotated parameters.
 
     The docstring's first paragraph is the description; the argument schema comes from the
-    signature through pydantic.
+    signature through pydantic (leaving out the ``idempotency_key`` parameter, which the
+    executor fills).
     """
 
     def wrap(fn: ToolFn) -> Tool:
@@ -178,6 +221,8 @@ def tool(
             raise TypeError(f"tool {fn.__name__!r} must be an async function")
         fields: dict[str, Any] = {}
         for pname, param in inspect.signature(fn).parameters.items():
+            if pname == idempotency_key:
+                continue
             annotation = param.annotation if param.annotation is not inspect.Parameter.empty else Any
             default = param.default if param.default is not inspect.Parameter.empty else ...
             fields[pname] = (annotation, default)
@@ -201,6 +246,8 @@ def tool(
             state=state,
             sandboxable=sandboxable,
             equivalent=equivalent,
+            confirm=confirm,
+            idempotency_key=idempotency_key,
         )
 
     return wrap

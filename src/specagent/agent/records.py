@@ -27,6 +27,12 @@ class SessionConfig:
     """Times the model may pause with nothing left to wait for before the session gives up."""
     ground_early_calls: bool = True
     """Before the final update, refuse calls whose values nobody has said (see grounding)."""
+    ground_state_changes: bool = True
+    """At any time, refuse a state-changing call whose values neither the user said nor a tool
+    result holds; the model is told to ask the user instead (see grounding)."""
+    confirm_irreversible: bool = False
+    """Ask the user before any irreversible call runs (as tools marked ``confirm`` always do):
+    see :mod:`specagent.agent.confirmation`."""
     continue_after_call: bool = False
     """Generate again right after a tool call (to issue parallel calls) instead of waiting for
     the next event. Off by default: untrained models read their own result-less call as a cue

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import json
 from collections.abc import AsyncIterable, Callable, Mapping, Sequence
@@ -38,6 +39,8 @@ from ..events import (
     AnswerDelta,
     AnswerStarted,
     AnswerSuppressed,
+    ConfirmationAnswered,
+    ConfirmationAsked,
     Event,
     Interrupt,
     ModelOutput,
@@ -54,7 +57,6 @@ from ..events import (
     UserSpeech,
 )
 from ..executor import (
-    ABORTED,
     SESSION_ENDED,
     CallRecord,
     CallStatus,
@@ -62,7 +64,7 @@ from ..executor import (
     LatencyFn,
     ToolExecutor,
 )
-from ..grounding import evidence_in, grounded_prefix, ungrounded_values
+from ..grounding import evidence_in, grounded_prefix, schema_choices, ungrounded_values
 from ..ledger import Ledger, SQLiteLedgerStore
 from ..models.base import ContextWindowExceeded, ModelBackend
 from ..protocol import (
@@ -81,10 +83,12 @@ from ..protocol import (
 )
 from ..speculation import Mechanism, SpeculationStats, mechanism_for
 from ..tools import InvalidArgumentsError, Tool, Toolset
+from .confirmation import is_affirmative, needs_confirmation, reply_in, unanswered_asks
 from .inbox import Inbox
 from .policies import Policy
 from .prompt import system_prompt
 from .records import SessionConfig, SessionResult, ToolCallReport
+from .resume import plan_restore
 
 __all__ = ["AgentState", "Session", "SessionConfig", "SessionResult", "ToolCallReport"]
 
@@ -155,6 +159,7 @@ class _Generation:
     tokens: int = 0
     started_t: float = 0.0
     saw_final: bool = False  # the user's final update was in this generation's context
+    speech_seen: int = 0  # user speech events recorded when it began (later ones it has not heard)
     token_ends: list[tuple[int, float]] = field(default_factory=list)
     outcome: str = "complete"  # complete | interrupted | suppressed
     answer_sent: int = 0  # characters of the answer already recorded as AnswerDelta events
@@ -175,7 +180,11 @@ class Session:
         observer: Callable[[Event], None] | None = None,
         config: SessionConfig | None = None,
         prompt: str | None = None,
+        known: str = "",
     ) -> None:
+        """``known``: facts the model was given besides the conversation (today's date, the
+        user's profile: what a benchmark adds to the prompt), which count as said when calls
+        are checked for grounded values."""
         self.backend = backend
         self.toolset = toolset
         self.clock = clock
@@ -187,6 +196,7 @@ class Session:
         self.prompt = prompt or system_prompt(toolset.schemas())
         self._latency = latency
         self._observer = observer
+        self._known = known
         self.state = AgentState.IDLE
         self.transitions: list[tuple[float, AgentState]] = []
 
@@ -216,6 +226,11 @@ class Session:
         self._consecutive_errors = 0
         self._failed_repeats = 0  # the model re-sent a call that had failed, unchanged
         self._stalls = 0
+        self._speech_count = 0  # user speech events recorded so far (heard or waiting)
+        self._pending_asks: list[ConfirmationAsked] = []  # last turn's questions, unanswered
+        self._versions: dict[int, int] = {}  # call id -> versions issued (for call keys)
+        self._confirmations = 0
+        self._ungrounded_writes = 0
 
     # -- public -----------------------------------------------------------------------------
 
@@ -242,6 +257,7 @@ class Session:
             raise ValueError("speech must be a non-empty sequence ending with a final update")
         self._turn_start = _current_turn_start(self.ledger)
         self._next_id = _next_call_id(self.ledger)
+        self._pending_asks = unanswered_asks(self.ledger.events)
         resuming = len(self.ledger) > self._turn_start
         if not len(self.ledger):
             # Only a new conversation warms up: on a later turn the model's cache already
@@ -297,6 +313,11 @@ class Session:
         session stopped is reported to the model as failed with an unknown outcome, never
         retried blindly. ``clock`` should start where the stored ledger ends.
         """
+        if policy is Policy.VERIFIED:
+            raise ValueError(
+                "resume a verified session with agent.verified.VerifiedSession.resume "
+                "(or agent.resume_session)"
+            )
         ledger = Ledger.load(store, session_id)
         if not len(ledger):
             raise ValueError(f"no stored session {session_id!r} in {store.path}")
@@ -322,73 +343,70 @@ class Session:
         return turn[0].t
 
     def _restore(self) -> int:
-        """Rebuild state from the stored ledger; return how many speech events were heard."""
+        """Rebuild state from the stored ledger (:mod:`specagent.agent.resume` decides each
+        call's fate); return how many speech events to skip when feeding the speech again."""
         executor = self._executor
         assert executor is not None
-        heard = 0
-        issued: dict[int, ToolCallIssued | ToolCallRevised] = {}
-        outcome: dict[int, Event] = {}
-        started: set[int] = set()
-        for event in self._turn_events():
-            if isinstance(event, UserSpeech):
-                heard += 1
-                if event.final:
-                    self._final_heard = True
-                self._set_state(AgentState.LISTENING)
-            elif isinstance(event, (ToolCallIssued, ToolCallRevised)):
-                issued[event.call_id] = event
-                outcome.pop(event.call_id, None)
-                started.discard(event.call_id)
-            elif isinstance(event, ToolCallStarted):
-                started.add(event.call_id)
-            elif isinstance(event, (ToolCallFinished, ToolCallFailed, ToolCallCancelled)):
-                if event.call_id in issued and event.notify_model and not (
-                    isinstance(event, ToolCallCancelled) and event.reason == ABORTED
-                ):
-                    outcome[event.call_id] = event
-        now = self.clock.now()
-        for call_id, call in sorted(issued.items()):
-            self._next_id = max(self._next_id, call_id + 1)
-            ended = outcome.get(call_id)
-            effect = self.toolset[call.name].effect if call.name in self.toolset else None
-            if ended is None and call_id in started and effect is not None and effect.changes_state:
-                ended = ToolCallFailed(
-                    t=now,
-                    call_id=call_id,
-                    error="outcome unknown: the session stopped while this call ran; "
-                    "check its effect before calling it again",
-                    error_type="interrupted",
-                )
-                self._record(ended)
-            if ended is None:  # never ran, or a read-only call cut short: run it again
-                hold = effect is not None and effect.changes_state
-                executor.submit(call_id, call.name, call.arguments, call.depends, hold=hold)
-                if hold:
-                    self._awaiting_commit.add(call_id)
-                continue
-            rec = CallRecord(call_id, call.name, dict(call.arguments), call.depends, effect, call.t)
-            if isinstance(ended, ToolCallFinished):
-                rec.status, rec.result = CallStatus.DONE, ended.result
-            elif isinstance(ended, ToolCallFailed):
-                rec.status, rec.error, rec.error_type = (
-                    CallStatus.FAILED,
-                    ended.error,
-                    ended.error_type,
-                )
-            else:
-                rec.status = CallStatus.CANCELLED
-            rec.finished_s = ended.t
-            rec.started_s = call.t if call_id in started else None
+        turn = list(self._turn_events())
+        plan = plan_restore(turn, self.toolset, self.clock.now())
+        self._speech_count = plan.heard
+        self._final_heard = plan.final_heard
+        if plan.heard:
+            self._set_state(AgentState.LISTENING)
+        self._versions.update(plan.versions)
+        for event in plan.record:
+            self._record(event)
+        for rec in plan.restored:
             executor.restore(rec)
-        self._dirty = heard > 0
-        return heard if self.policy.streams_partial_speech and not self._final_heard else (
-            10**9 if self._final_heard else 0
-        )
+        for rec in plan.compensate:
+            executor.undo_restored(rec)
+        for call_id in plan.versions:
+            self._next_id = max(self._next_id, call_id + 1)
+        for again in plan.resubmit:
+            call = again.call
+            tool = self.toolset.get(call.name)
+            mechanism = (
+                Mechanism.RUN_NOW
+                if again.commit
+                else mechanism_for(
+                    tool,
+                    self.policy.speculation,
+                    confirm=self._needs_confirmation(tool, call.call_id),
+                )
+            )
+            executor.submit(
+                call.call_id,
+                call.name,
+                call.arguments,
+                call.depends,
+                hold=mechanism is Mechanism.HOLD,
+                sandboxed=mechanism is Mechanism.SANDBOX,
+                call_key=self._call_key(call.call_id),
+            )
+            if tool is not None and tool.effect.changes_state:
+                if mechanism is Mechanism.RUN_NOW:
+                    executor.commit(call.call_id)
+                else:
+                    self._awaiting_commit.add(call.call_id)
+            if self.policy.one_tool_at_a_time and not executor.records[call.call_id].status.terminal:
+                self._awaiting = call.call_id
+        if plan.answered is not None:  # the answer was complete: only the ending is left
+            self._answer = plan.answered.text
+            self._answer_done = plan.answered.t
+            began = [e.t for e in turn if isinstance(e, AnswerStarted)]
+            self._answer_started = began[-1] if began else plan.answered.t
+            self._finish("answered")
+        self._dirty = plan.heard > 0
+        if self.policy.streams_partial_speech and not self._final_heard:
+            return plan.heard
+        return 10**9 if self._final_heard else 0
 
     # -- speech -----------------------------------------------------------------------------
 
     async def _feed(self, speech: Sequence[UserSpeech]) -> None:
-        if self.policy is Policy.ORACLE:
+        if not speech:  # a resumed turn that had heard everything
+            pass
+        elif self.policy is Policy.ORACLE:
             await self.clock.sleep_until(speech[0].t)
             whole = " ".join(s.text for s in speech)
             self._on_emit(UserSpeech(t=self.clock.now(), text=whole, final=True))
@@ -455,6 +473,12 @@ class Session:
             self._finish("stalled")
             return
         message = "nothing is pending: call a tool or give your <answer>"
+        if self._awaiting_commit:
+            held = ", ".join(str(i) for i in sorted(self._awaiting_commit))
+            message = (
+                f"call {held} waits for its commit point: write <pause/> or your <answer> to "
+                'let it run, or <remove id="N"/> to withdraw it'
+            )
         self._record(ProtocolError(t=self.clock.now(), message=message))
         self._dirty = True
 
@@ -466,6 +490,8 @@ class Session:
             self._dirty = True
             if event.final:
                 self._final_heard = True
+                if self._pending_asks:
+                    self._answer_confirmations()
             else:  # live speech: the user speaks again after a final; wait for the next one
                 self._final_heard = False
         elif isinstance(event, (ToolCallFinished, ToolCallFailed)):
@@ -504,7 +530,8 @@ class Session:
         if gen.outcome == "suppressed":
             self._suppressed += 1
             self._record(AnswerSuppressed(t=self.clock.now(), reason=self._why_no_answer()))
-            self._reach_commit_point(gen, below=None)
+            if self._reach_commit_point(gen, below=None):
+                return  # the turn ended with a question for the user
             self._set_state(AgentState.LISTENING)
             return
         self._act(gen)
@@ -515,7 +542,10 @@ class Session:
         # A continued call does not count as the model moving on after the final words: its
         # start (and id) was written before them, so it releases no held call.
         gen = _Generation(
-            started_t=self.clock.now(), saw_final=self._final_heard and not prefix, text=prefix
+            started_t=self.clock.now(),
+            saw_final=self._final_heard and not prefix,
+            speech_seen=self._speech_count,
+            text=prefix,
         )
         self._set_state(AgentState.GENERATING)
         if prefix:
@@ -605,18 +635,26 @@ class Session:
             parsed = parse_output(gen.text, self._next_id)
         except ParseError as exc:
             self._record_output(gen, gen.text)
-            self._protocol_errors += 1
-            self._consecutive_errors += 1
-            self._record(ProtocolError(t=self.clock.now(), message=exc.message, raw=exc.raw))
-            if self._consecutive_errors >= self.config.max_protocol_errors:
-                self._finish("too_many_protocol_errors")
-            else:
-                self._dirty = True
+            self._protocol_error(exc.message, raw=exc.raw)
             return
         self._consecutive_errors = 0
         action = parsed.action
+        # Only what the model itself wrote moves it past a held call: an id the parser had to
+        # invent, or prose read as an answer, is not the model moving on (docs/protocol.md).
+        own_id = "id_assigned" not in parsed.tolerated
+        tagged = "untagged_answer" not in parsed.tolerated
         if isinstance(action, AnswerAction):
-            self._reach_commit_point(gen, below=None)
+            if not tagged and self._final_heard and self._awaiting_commit:
+                self._record_output(gen, gen.text)
+                held = ", ".join(str(i) for i in sorted(self._awaiting_commit))
+                self._protocol_error(
+                    f"call {held} waits for its commit point: write <pause/> or your "
+                    f'<answer>...</answer> in tags to let it run, or <remove id="N"/> to '
+                    "withdraw it"
+                )
+                return
+            if tagged and self._reach_commit_point(gen, below=None):
+                return  # the turn ended with a question for the user
             if not self._answer_allowed():  # an untagged answer, seen only once complete
                 self._suppressed += 1
                 self._record(AnswerSuppressed(t=self.clock.now(), reason=self._why_no_answer()))
@@ -630,6 +668,10 @@ class Session:
             self._record(AnswerCompleted(t=self._answer_done, text=action.text))
             self._finish("answered")
             return
+        if isinstance(action, ToolCallAction) and not own_id:
+            rewritten = self._held_call_of(action.name)
+            if rewritten is not None:  # an id-less rewrite of a held call revises it
+                action = dataclasses.replace(action, call_id=rewritten)
         if isinstance(action, ToolCallAction) and self._guesses(action) and self._speech_waiting():
             # Written before the words now waiting were heard, on a value nobody had said:
             # drop it as if interrupted; the model writes again with those words in view.
@@ -640,8 +682,9 @@ class Session:
         self._record_output(gen, gen.text)
         self._set_state(AgentState.LISTENING)
         if isinstance(action, ToolCallAction):
-            self._reach_commit_point(gen, below=action.call_id)
-            if not self._on_tool_call(action):  # a repeat is a pause in effect
+            if own_id and self._reach_commit_point(gen, below=action.call_id):
+                return
+            if not self._on_tool_call(action, gen) and own_id:  # a repeat is a pause in effect
                 self._reach_commit_point(gen, below=None)
         elif isinstance(action, RemoveAction):
             self._on_remove(action)
@@ -649,23 +692,113 @@ class Session:
             self._reach_commit_point(gen, below=None)
             self._dirty = False
 
-    def _reach_commit_point(self, gen: _Generation, below: int | None) -> None:
-        """Release held state-changing calls whose commit point this action reached.
+    def _protocol_error(self, message: str, *, raw: str = "") -> None:
+        """Tell the model its output could not be carried out; give up after too many."""
+        self._protocol_errors += 1
+        self._consecutive_errors += 1
+        self._record(ProtocolError(t=self.clock.now(), message=message, raw=raw))
+        if self._consecutive_errors >= self.config.max_protocol_errors:
+            self._finish("too_many_protocol_errors")
+        else:
+            self._dirty = True
 
-        The commit point of a held call: the final update has arrived AND the model has since
-        written a higher call id, a pause or an answer, i.e. it saw the user's last words and
-        moved on without revising the call. ``below``: a tool call's id (release lower ids);
-        None for a pause or an answer (release all).
-        """
-        if not gen.saw_final:
-            return
+    def _held_call_of(self, name: str) -> int | None:
+        """The latest call of tool ``name`` still waiting for its commit point, if any."""
         assert self._executor is not None
-        for call_id in sorted(self._awaiting_commit):
-            if below is None or call_id < below:
-                self._awaiting_commit.discard(call_id)
-                self._executor.commit(call_id)
+        held = [
+            call_id
+            for call_id in self._awaiting_commit
+            if self._executor.records[call_id].name == name
+        ]
+        return max(held, default=None)
 
-    def _on_tool_call(self, action: ToolCallAction) -> bool:
+    def _reach_commit_point(self, gen: _Generation, below: int | None) -> bool:
+        """Release held state-changing calls whose commit point this action reached; return
+        True if instead the turn ended by asking the user to confirm some of them.
+
+        The commit point of a held call: the final update has arrived, no newer user speech
+        is waiting or arrived since this generation began, AND the model has since written a
+        higher call id, a pause or an answer, i.e. it saw the user's last words and moved on
+        without revising the call. ``below``: a tool call's id (release lower ids); None for
+        a pause or an answer (release all).
+        """
+        if not (gen.saw_final and self._final_heard and self._speech_count == gen.speech_seen):
+            return False
+        executor = self._executor
+        assert executor is not None
+        asks: list[ConfirmationAsked] = []
+        for call_id in sorted(self._awaiting_commit):
+            if below is not None and call_id >= below:
+                continue
+            self._awaiting_commit.discard(call_id)
+            rec = executor.records[call_id]
+            tool = self.toolset.get(rec.name)
+            if tool is not None and self._needs_confirmation(tool, call_id):
+                executor.withdraw(call_id, "waiting for the user's consent", notify=False)
+                asks.append(
+                    ConfirmationAsked(
+                        t=self.clock.now(),
+                        call_id=call_id,
+                        name=rec.name,
+                        arguments=dict(rec.arguments),
+                        question=tool.confirmation_question(rec.arguments),
+                    )
+                )
+            else:
+                executor.commit(call_id)
+        if not asks:
+            return False
+        self._ask(asks)
+        return True
+
+    def _needs_confirmation(self, tool: Tool | None, call_id: int) -> bool:
+        return needs_confirmation(tool, self.config.confirm_irreversible)
+
+    def _ask(self, asks: list[ConfirmationAsked]) -> None:
+        """End the turn by asking the user to confirm held calls (the turn's answer)."""
+        for ask in asks:
+            self._record(ask)
+        self._confirmations += len(asks)
+        question = " ".join(a.question for a in asks)
+        if self._answer_started is None:
+            self._begin_answer()
+        self._record(AnswerDelta(t=self.clock.now(), text=question))
+        self._answer = question
+        self._answer_done = self.clock.now()
+        self._record(AnswerCompleted(t=self._answer_done, text=question))
+        self._finish("answered")
+
+    def _answer_confirmations(self) -> None:
+        """The user finished an utterance after being asked: a plain yes runs the asked calls
+        exactly as asked (under their ids); anything else leaves them unrun."""
+        executor = self._executor
+        assert executor is not None
+        granted = is_affirmative(reply_in(self._turn_events()))
+        asks, self._pending_asks = self._pending_asks, []
+        for ask in asks:
+            self._record(
+                ConfirmationAnswered(t=self.clock.now(), call_id=ask.call_id, granted=granted)
+            )
+            if not granted:
+                continue
+            self._record(
+                ToolCallIssued(
+                    t=self.clock.now(), call_id=ask.call_id, name=ask.name, arguments=ask.arguments
+                )
+            )
+            self._versions[ask.call_id] = self._versions.get(ask.call_id, 0) + 1
+            executor.submit(
+                ask.call_id, ask.name, ask.arguments, call_key=self._call_key(ask.call_id)
+            )
+            executor.commit(ask.call_id)
+            if self.policy.one_tool_at_a_time and not executor.records[ask.call_id].status.terminal:
+                self._awaiting = ask.call_id
+
+    def _call_key(self, call_id: int) -> str:
+        """Unique to a version of a call across runs of this session (idempotency keys)."""
+        return f"{self.ledger.session_id}:{call_id}:{self._versions.get(call_id, 1)}"
+
+    def _on_tool_call(self, action: ToolCallAction, gen: _Generation) -> bool:
         """Carry out a tool call; False if it asks for nothing new (a repeat, or a revision
         the semantic guard finds equivalent)."""
         executor = self._executor
@@ -719,14 +852,22 @@ class Session:
             return False
         guesses = self._guesses(action)
         if guesses:
-            self._ungrounded += 1
             quoted = " and ".join(repr(g) for g in guesses)
-            message = (
-                f"call {action.call_id} was not run: the user has not said {quoted}. "
-                "Use only what the user said; wait for more words if you need them."
-            )
+            if self._final_heard:  # a write on a value nobody said: ask, do not guess
+                self._ungrounded_writes += 1
+                message = (
+                    f"call {action.call_id} was not run: neither the user nor any tool result "
+                    f"gave {quoted}. Ask the user for it in your <answer>, or use a value "
+                    "they said."
+                )
+            else:
+                self._ungrounded += 1
+                message = (
+                    f"call {action.call_id} was not run: the user has not said {quoted}. "
+                    "Use only what the user said; wait for more words if you need them."
+                )
             self._record(ProtocolError(t=now, message=message))
-            self._dirty = False  # wait for more words
+            self._dirty = self._final_heard  # after the final words: act now (ask the user)
             return True
         event_type = ToolCallRevised if existing is not None else ToolCallIssued
         if live:
@@ -741,8 +882,14 @@ class Session:
                 depends=action.depends,
             )
         )
+        self._versions[action.call_id] = self._versions.get(action.call_id, 0) + 1
         self._next_id = max(self._next_id, action.call_id + 1)
-        mechanism = mechanism_for(tool, self.policy.speculation)
+        mechanism = mechanism_for(
+            tool,
+            self.policy.speculation,
+            request_settled=self._speech_count == gen.speech_seen,
+            confirm=self._needs_confirmation(tool, action.call_id),
+        )
         executor.submit(
             action.call_id,
             action.name,
@@ -751,18 +898,19 @@ class Session:
             hold=mechanism is Mechanism.HOLD,
             sandboxed=mechanism is Mechanism.SANDBOX,
             hold_reason="state-changing call waits for its commit point",
+            call_key=self._call_key(action.call_id),
         )
-        if tool is not None and tool.effect.changes_state:
+        if writes:
             if mechanism is Mechanism.RUN_NOW:  # sync, oracle: the request is complete
                 executor.commit(action.call_id)
             else:
                 self._awaiting_commit.add(action.call_id)
-        if self.policy.one_tool_at_a_time:
+        held_for_commit = action.call_id in self._awaiting_commit and self._final_heard
+        if self.policy.one_tool_at_a_time and not held_for_commit:
             rec = executor.records[action.call_id]
             self._awaiting = None if rec.status.terminal else action.call_id
             self._dirty = rec.status.terminal  # an instant failure is already in the inbox
         else:
-            held_for_commit = action.call_id in self._awaiting_commit and self._final_heard
             self._dirty = self.config.continue_after_call or held_for_commit
         return True
 
@@ -779,10 +927,16 @@ class Session:
         )
 
     def _guesses(self, action: ToolCallAction) -> list[str]:
-        """Values of an early call that nobody has said (empty once the user has finished)."""
-        if not self.config.ground_early_calls or self._final_heard:
+        """Values of a call that nobody has said or read: checked for every call before the
+        final update (``ground_early_calls``) and for state-changing calls always
+        (``ground_state_changes``)."""
+        tool = self.toolset.get(action.name)
+        writes = tool is not None and tool.effect.changes_state
+        early = self.config.ground_early_calls and not self._final_heard
+        if not early and not (self.config.ground_state_changes and writes):
             return []
-        return ungrounded_values(action.arguments, self._evidence())
+        choices = schema_choices(tool.parameters, tool.description) if tool is not None else set()
+        return ungrounded_values(action.arguments, self._evidence(), choices=choices)
 
     def _guess_in(self, text: str) -> tuple[str, bool] | None:
         """Where the call being written first uses a value nobody has said, if it does:
@@ -808,7 +962,8 @@ class Session:
 
     def _evidence(self) -> str:
         """What the session has seen so far: the user's words and every tool result."""
-        return evidence_in(self.ledger)
+        evidence = evidence_in(self.ledger)
+        return f"{self._known} {evidence}" if self._known else evidence
 
     def _on_remove(self, action: RemoveAction) -> None:
         """Withdraw a call and, in cascade, every call that depends on it."""
@@ -872,6 +1027,8 @@ class Session:
 
     def _on_emit(self, event: Event) -> None:
         """Something happened outside the loop: record it now (durably), then wake the loop."""
+        if isinstance(event, UserSpeech):
+            self._speech_count += 1
         self._record(event)
         self._inbox.put(event)
 
@@ -920,6 +1077,8 @@ class Session:
             held=sum(r.held for r in records),
             revisions_kept=self._revisions_kept,
             ungrounded_refused=self._ungrounded,
+            confirmations_asked=self._confirmations,
+            ungrounded_writes_refused=self._ungrounded_writes,
         )
 
     def _result(self, last_word_s: float) -> SessionResult:

@@ -15,14 +15,27 @@ Actor/Speculator pattern of speculative actions:
   on. A right guess costs a prefill instead of a decode; a wrong one costs its check and
   changes nothing;
 * a read the actor makes that the speculator already started (same tool, same arguments, no
-  state-changing call by the actor before it) joins that request in flight: it waits only for
-  the time the speculator's request had left. The tool itself runs again for the actor, so the
-  result it reads is current.
+  state-changing call by the actor before it) is **handed over**: the actor adopts the
+  speculator's pending request (:class:`ReadPool`), so the tool runs once and the actor waits
+  only for the time that request had left.
 
-A draft token is kept only where it is the model's own greedy choice, so the trajectory is
-the sync run's, except where a near-tie resolves differently because a batch rounds unlike
-tokens evaluated one by one (docs/verified.md measures how often). Costs are reported: the speculator's tokens count as
-generated, its calls as issued, and those the actor did not join as wasted.
+What is guaranteed, and what is not (docs/verified.md says the same):
+
+* the speculator never changes real state: its toolset refuses every state-changing tool
+  (and under ``async`` such calls are held anyway, and it never hears the final words);
+* draft tokens are never kept inside the arguments of a state-changing call: such a draft
+  stops before ``"arguments"`` and the actor decodes every argument itself. The actor is
+  ``sync``, so its writes commit as soon as written, exactly as ``sync``'s would;
+* a draft token is kept only where it is the model's own greedy choice, so the trajectory is
+  the sync run's, except where a near-tie resolves differently because a batch rounds unlike
+  tokens evaluated one by one (docs/verified.md measures how often). This is a measured
+  bound, not a proof.
+
+Costs are reported under their own names: ``speculator_calls`` (reads the speculator
+started), ``reads_joined`` (of those, adopted by the actor), the speculator's tokens count as
+generated, and its reads the actor did not adopt as wasted. A stored session resumes
+(:meth:`VerifiedSession.resume`) as its actor: the speculator's guesses are gone, and the turn
+goes on as ``sync`` would.
 """
 
 from __future__ import annotations
@@ -35,26 +48,41 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Seq
 from typing import Any
 
 from ..clock import Clock
+from ..events import (
+    Event,
+    ModelOutput,
+    SessionEnded,
+    ToolCallIssued,
+    ToolCallRevised,
+    ToolCallStarted,
+    UserSpeech,
+)
 from ..executor import LatencyFn
 from ..grounding import evidence_in, said_values_prefix
-from ..events import Event, ModelOutput, ToolCallIssued, ToolCallRevised, ToolCallStarted, UserSpeech
-from ..ledger import Ledger
+from ..ledger import Ledger, SQLiteLedgerStore
 from ..models.base import ChatMessage, ModelBackend
 from ..protocol import AnswerAction, ParseError, RemoveAction, ToolCallAction, parse_output
-from ..tools import Toolset
+from ..tools import Tool, Toolset
 from .policies import Policy
 from .records import SessionResult
 from .session import Session, SessionConfig, call_key
 
-__all__ = ["VerifiedSession", "DraftBook", "session_for"]
+__all__ = ["VerifiedSession", "DraftBook", "ReadPool", "SpeculatorWriteRefused", "session_for"]
 
 _CALL_ID_RE = re.compile(r'<tool_call id="\d+"')
+_NAME_RE = re.compile(r'"name"\s*:\s*"([^"]+)"')
+_ARGUMENTS_KEY = '"arguments"'
+
+
+class SpeculatorWriteRefused(RuntimeError):
+    """The speculator tried to run a state-changing tool (it never may)."""
 
 
 class DraftBook:
     """What the speculator wrote, turned into drafts for the actor's generations."""
 
-    def __init__(self) -> None:
+    def __init__(self, toolset: Toolset | None = None) -> None:
+        self._toolset = toolset
         self.outputs: list[str] = []  # the speculator's generations, in order
         self._offered: set[str] = set()  # drafts handed out, as the speculator wrote them
 
@@ -110,8 +138,19 @@ class DraftBook:
                 if "<tool_call" not in text:
                     return text  # the answer
                 renumbered = _CALL_ID_RE.sub(f'<tool_call id="{next_id}"', text, count=1)
+                if self._writes(renumbered):  # the actor decodes a write's arguments itself
+                    return renumbered[: renumbered.index(_ARGUMENTS_KEY)]
                 return said_values_prefix(renumbered, evidence)
         return ""
+
+    def _writes(self, call_text: str) -> bool:
+        """Whether a drafted call is to a state-changing (or unknown) tool and already reached
+        its arguments."""
+        if self._toolset is None or _ARGUMENTS_KEY not in call_text:
+            return False
+        name = _NAME_RE.search(call_text[: call_text.index(_ARGUMENTS_KEY)])
+        tool = self._toolset.get(name.group(1)) if name else None
+        return tool is None or tool.effect.changes_state
 
 
 class _RecordingBackend(ModelBackend):
@@ -185,34 +224,126 @@ class _DraftingBackend(ModelBackend):
         await self.inner.warm_up(messages)
 
 
-class _ReadJoiner:
-    """Latencies for the two sessions: the actor's reads join the speculator's in flight."""
+class ReadPool:
+    """Reads the speculator started, run once, for the actor to adopt.
 
-    def __init__(self, clock: Clock, toolset: Toolset, spec: LatencyFn, actor: LatencyFn) -> None:
+    The speculator's read-only tools are wrapped so each call starts a task owned by the
+    :class:`VerifiedSession` (it outlives the speculator, which is stopped at the final words),
+    applying the speculator's latency draw itself. When the actor makes the same read (same
+    tool and arguments, no state-changing call of its own before it), its latency function
+    hands it that task: the actor's executor waits only for what is left of it, and its tool
+    function returns the task's result. The tool runs once. Reads nobody adopted are cancelled
+    when the turn ends. Every state-changing tool of the speculator refuses to run.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        toolset: Toolset,
+        speculator_latency: LatencyFn,
+        actor_latency: LatencyFn,
+    ) -> None:
         self._clock, self._toolset = clock, toolset
-        self._spec, self._actor = spec, actor
-        self.in_flight: dict[str, list[float]] = {}  # call key -> when each speculator run ends
-        self.joined = 0
+        self._spec_latency, self._actor_latency = speculator_latency, actor_latency
+        self._group: asyncio.TaskGroup | None = None
+        self._pending: dict[str, list[asyncio.Task[Any]]] = {}  # started, not yet adopted
+        self._handed: dict[str, list[asyncio.Task[Any]]] = {}  # adopted, awaiting the tool fn
         self._actor_wrote = False
+        self.started = 0
+        self.joined = 0
 
-    def speculator(self, name: str, arguments: Mapping[str, Any]) -> float:
-        seconds = self._spec(name, arguments)
-        self.in_flight.setdefault(call_key(name, arguments), []).append(
-            self._clock.now() + seconds
-        )
-        return seconds
+    def bind(self, group: asyncio.TaskGroup) -> None:
+        self._group = group
 
-    def actor(self, name: str, arguments: Mapping[str, Any]) -> float:
-        own = self._actor(name, arguments)  # drawn always, so later calls match sync's draws
+    # -- the speculator's side ------------------------------------------------------------
+
+    def speculator_tools(self) -> Toolset:
+        return Toolset(self._speculator_tool(t) for t in self._toolset.values())
+
+    def _speculator_tool(self, tool: Tool) -> Tool:
+        if tool.effect.changes_state:
+
+            async def refuse(**arguments: Any) -> Any:
+                raise SpeculatorWriteRefused(f"the speculator may not run {tool.name!r}")
+
+            return dataclasses.replace(tool, fn=refuse, idempotency_key=None)
+
+        async def pooled(**arguments: Any) -> Any:
+            return _unwrap(await asyncio.shield(self._launch(tool, arguments)))
+
+        return dataclasses.replace(tool, fn=pooled, idempotency_key=None)
+
+    def speculator_latency(self, name: str, arguments: Mapping[str, Any]) -> float:
+        tool = self._toolset.get(name)
+        if tool is not None and not tool.effect.changes_state:
+            return 0.0  # the pooled task waits out the draw itself
+        return self._spec_latency(name, arguments)
+
+    def _launch(self, tool: Tool, arguments: dict[str, Any]) -> asyncio.Task[Any]:
+        assert self._group is not None, "ReadPool used outside VerifiedSession.run"
+        seconds = self._spec_latency(tool.name, arguments)
+
+        async def run() -> tuple[bool, Any]:
+            # The outcome is returned, never raised: a failing read must not end the task
+            # group that owns it; whoever awaits it raises the tool's error as its own.
+            await self._clock.sleep(seconds)
+            try:
+                return True, await tool.fn(**arguments)
+            except Exception as exc:  # noqa: BLE001 - handed to the awaiting call
+                return False, exc
+
+        task = self._group.create_task(run(), name=f"speculator-read-{tool.name}")
+        self._pending.setdefault(call_key(tool.name, arguments), []).append(task)
+        self.started += 1
+        return task
+
+    # -- the actor's side -----------------------------------------------------------------
+
+    def actor_tools(self) -> Toolset:
+        return Toolset(self._actor_tool(t) for t in self._toolset.values())
+
+    def _actor_tool(self, tool: Tool) -> Tool:
+        if tool.effect.changes_state:
+            return tool
+
+        async def adopting(**arguments: Any) -> Any:
+            handed = self._handed.get(call_key(tool.name, arguments))
+            if handed:
+                task = handed.pop(0)
+                try:
+                    return _unwrap(await asyncio.shield(task))
+                except asyncio.CancelledError:
+                    task.cancel()  # the actor gave up on it (timeout, withdrawal): so do we
+                    raise
+            return await tool.fn(**arguments)
+
+        return dataclasses.replace(tool, fn=adopting)
+
+    def actor_latency(self, name: str, arguments: Mapping[str, Any]) -> float:
+        own = self._actor_latency(name, arguments)  # drawn always: later draws match sync's
         tool = self._toolset.get(name)
         if tool is None or tool.effect.changes_state:
             self._actor_wrote = self._actor_wrote or tool is not None
             return own
-        ends = self.in_flight.get(call_key(name, arguments))
-        if self._actor_wrote or not ends:
+        key = call_key(name, arguments)
+        pending = self._pending.get(key)
+        if self._actor_wrote or not pending:
             return own  # after a write, an earlier read may be stale: run it afresh
+        self._handed.setdefault(key, []).append(pending.pop(0))
         self.joined += 1
-        return max(0.0, ends.pop(0) - self._clock.now())
+        return 0.0  # the adopted task holds the time its request has left
+
+    def cancel_unadopted(self) -> None:
+        for tasks in self._pending.values():
+            for task in tasks:
+                task.cancel()
+
+
+def _unwrap(outcome: tuple[bool, Any]) -> Any:
+    ok, value = outcome
+    if not ok:
+        raise value
+    return value
 
 
 async def _partials(clock: Clock, speech: Sequence[UserSpeech]) -> AsyncIterator[UserSpeech]:
@@ -246,6 +377,7 @@ class VerifiedSession:
         observer: Callable[[Event], None] | None = None,
         config: SessionConfig | None = None,
         prompt: str | None = None,
+        known: str = "",
     ) -> None:
         """``speculator_latency``: the speculator's own tool latencies (default: the same
         function as ``latency``; pass a separate one with the same draws to leave the actor
@@ -256,10 +388,51 @@ class VerifiedSession:
         self.ledger = ledger if ledger is not None else Ledger()
         self.config = config or SessionConfig()
         self.prompt = prompt
+        self.known = known
         self.observer = observer
-        self.book = DraftBook()
-        actor_latency = latency or (lambda name, arguments: 0.0)
-        self.reads = _ReadJoiner(clock, toolset, speculator_latency or actor_latency, actor_latency)
+        self.book = DraftBook(toolset)
+        self._actor_latency = latency or (lambda name, arguments: 0.0)
+        self.reads = ReadPool(
+            clock, toolset, speculator_latency or self._actor_latency, self._actor_latency
+        )
+
+    @classmethod
+    def resume(
+        cls,
+        store: SQLiteLedgerStore,
+        session_id: str,
+        backend: ModelBackend,
+        toolset: Toolset,
+        clock: Clock,
+        policy: Policy = Policy.VERIFIED,
+        **options: Any,
+    ) -> VerifiedSession:
+        """Reopen a stored session that stopped mid-turn; ``run`` it with the same speech.
+
+        The turn goes on as its actor, a ``sync`` session, resumes (see
+        :meth:`Session.resume`): the speculator's guesses died with the process, and without
+        them the outcome is the one ``sync`` reaches.
+        """
+        ledger = Ledger.load(store, session_id)
+        if not len(ledger):
+            raise ValueError(f"no stored session {session_id!r} in {store.path}")
+        if isinstance(ledger.events[-1], SessionEnded):
+            raise ValueError(f"session {session_id!r} already ended; nothing to resume")
+        return cls(backend, toolset, clock, policy, ledger=ledger, **options)
+
+    def _actor(self, backend: ModelBackend, toolset: Toolset, latency: LatencyFn) -> Session:
+        return Session(
+            backend,
+            toolset,
+            self.clock,
+            Policy.SYNC,
+            ledger=self.ledger,
+            latency=latency,
+            observer=self.observer,
+            config=self.config,
+            prompt=self.prompt,
+            known=self.known,
+        )
 
     async def run(
         self, speech: Sequence[UserSpeech] | AsyncIterable[UserSpeech]
@@ -268,35 +441,35 @@ class VerifiedSession:
             raise ValueError("the verified policy needs the turn's timed speech as a sequence")
         if not speech or not speech[-1].final:
             raise ValueError("speech must be a non-empty sequence ending with a final update")
+        if len(self.ledger) and not isinstance(self.ledger.events[-1], SessionEnded):
+            # A stored turn that did not end: its actor resumes it (see resume()).
+            result = await self._actor(self.backend, self.toolset, self._actor_latency).run(speech)
+            return dataclasses.replace(result, policy=Policy.VERIFIED.value)
         turn_start = len(self.ledger)
         speculator = Session(
             _RecordingBackend(self.backend, self.book),
-            self.toolset,
+            self.reads.speculator_tools(),
             self.clock,
             Policy.ASYNC,
             ledger=self.ledger.fork(),
-            latency=self.reads.speculator,
+            latency=self.reads.speculator_latency,
             config=self.config,
             prompt=self.prompt,
+            known=self.known,
         )
         drafting = _DraftingBackend(self.backend, lambda: self._next_draft(turn_start))
-        actor = Session(
-            drafting,
-            self.toolset,
-            self.clock,
-            Policy.SYNC,
-            ledger=self.ledger,
-            latency=self.reads.actor,
-            observer=self.observer,
-            config=self.config,
-            prompt=self.prompt,
-        )
+        actor = self._actor(drafting, self.reads.actor_tools(), self.reads.actor_latency)
         t0 = self.clock.now()
         async with asyncio.TaskGroup() as group:
+            self.reads.bind(group)
             guessing = group.create_task(speculator.run(_partials(self.clock, speech)))
             acting = group.create_task(actor.run(speech))
             await self.clock.sleep_until(t0 + speech[-1].t)
             guessing.cancel()  # the final words are in: the actor takes over
+            try:
+                await acting
+            finally:
+                self.reads.cancel_unadopted()  # reads nobody adopted: wasted, stopped now
         return self._merge(acting.result(), speculator, turn_start, drafting)
 
     def _next_draft(self, turn_start: int) -> str:
@@ -316,11 +489,11 @@ class VerifiedSession:
         tokens = sum(e.tokens for e in guessed if isinstance(e, ModelOutput))
         stats = dataclasses.replace(
             actor.speculation,
-            issued=actor.speculation.issued + started,
-            run_early=self.reads.joined,
             wasted=actor.speculation.wasted + max(0, started - self.reads.joined),
             drafted_tokens=drafting.drafted_tokens,
             accepted_tokens=drafting.accepted_tokens,
+            speculator_calls=started,
+            reads_joined=self.reads.joined,
         )
         return dataclasses.replace(
             actor,

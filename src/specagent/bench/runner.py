@@ -347,6 +347,7 @@ async def play_episode(
             observer=timeline,
             config=settings.session,
             prompt=prompt,
+            known=extra,
         )
         result = await session.run(_speech(settings, text, len(records), episode))
         results.append(result)
