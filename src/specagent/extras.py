@@ -29,15 +29,15 @@ EXTRAS: dict[str, str] = {
 class MissingExtraError(ImportError):
     """Raised when a feature needs a package from an extra that is not installed."""
 
-    def __init__(self, extra: str, module: str, feature: str) -> None:
+    def __init__(self, extra: str, module: str, feature: str, hint: str = "") -> None:
         self.extra, self.module, self.feature = extra, module, feature
         super().__init__(
             f"{feature} needs the '{extra}' extra (module {module!r} is not installed): "
-            f"pip install 'specagent[{extra}]'"
+            f"pip install 'specagent[{extra}]'" + (f" ({hint})" if hint else "")
         )
 
 
-def require(module: str, *, extra: str, feature: str) -> ModuleType:
+def require(module: str, *, extra: str, feature: str, hint: str = "") -> ModuleType:
     """Import ``module`` (dotted names allowed) or raise :class:`MissingExtraError`.
 
     Only a missing ``module`` (or a missing parent package of it) is reported as a missing
@@ -50,5 +50,5 @@ def require(module: str, *, extra: str, feature: str) -> ModuleType:
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
         if missing and (module == missing or module.startswith(missing + ".")):
-            raise MissingExtraError(extra, module, feature) from None
+            raise MissingExtraError(extra, module, feature, hint) from None
         raise

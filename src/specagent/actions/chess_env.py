@@ -30,13 +30,14 @@ import enum
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-import chess
-
 from ..clock import Clock
+from ..extras import require
 from ..tools import Effect
 from .environment import ActionEnvironment
 from .openings import Opening
 from .uci import EnginePool, SearchResult, UciEngine
+
+chess = require("chess", extra="actions", feature="chess (speculative actions)")
 
 __all__ = [
     "ChessConfig",

@@ -13,9 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import chess
-
 from ..clock import VirtualClock
+from ..extras import require
 from .accounting import RunResult, compare_runs, mean
 from .chess_env import (
     ChessConfig,
@@ -28,6 +27,8 @@ from .chess_env import (
 from .engine import ActionSpeculator, SpeculationConfig
 from .openings import OPENINGS, Opening
 from .uci import EnginePool
+
+chess = require("chess", extra="actions", feature="chess (speculative actions)")
 
 __all__ = [
     "Accuracy",

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..agent import Policy
@@ -26,7 +27,6 @@ from ..tracing import TracingError, use_trace_option
 from .datasets import DATASETS, DatasetUnavailable, UnknownDataset
 from .html import write_html
 from .metrics import summarise
-from .plots import draw_plots
 from .report import build_results, print_table, write_csv, write_results
 from .runner import BenchSettings
 from .store import ResultStore
@@ -131,6 +131,8 @@ def bench(
             console.print(f"[bold]{info.name:32}[/bold] {info.description}")
         console.print(f"[bold]{'jsonl:PATH':32}[/bold] Your own episodes (docs/bench.md).")
         return
+    from . import plots  # noqa: F401 - the bench extra (matplotlib), checked before any run
+
     names = [d.strip() for d in dataset.split(",") if d.strip()]
     policy_names = _parse_policies(policies)
     try:
@@ -148,7 +150,7 @@ def bench(
         )
         use_trace_option(trace)
     except (McpError, TracingError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -204,7 +206,7 @@ def bench(
             err.print(f"[red]model error:[/red] {exc}\n(results so far are kept in {db})")
             raise typer.Exit(2) from None
         except McpError as exc:
-            err.print(f"[red]MCP error:[/red] {exc}", highlight=False)
+            err.print(f"[red]MCP error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
     wall = time.perf_counter() - started
     command = "specagent " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -228,4 +230,5 @@ def bench(
 
 def _draw(results: dict, out: Path) -> list[Path]:
     """The PNG plots and the HTML page, drawn from ``results`` alone."""
+    from .plots import draw_plots  # matplotlib: the bench extra, imported only to draw
     return [*draw_plots(results, out), write_html(results, out)]

@@ -22,9 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
+from ..extras import require
 from .html import LATENCY_CDF_PNG, SPEEDUP_PNG, RunReport, load_results, policy_colour
 from .metrics import PolicyMetrics
 
@@ -32,6 +30,12 @@ __all__ = ["PAPER_SPEEDUP_BAND", "draw_plots", "redraw"]
 
 PAPER_SPEEDUP_BAND = (1.3, 2.2)
 """Speedup over a synchronous agent reported by the paper this project follows."""
+
+_FEATURE = "drawing benchmark plots"
+FigureCanvasAgg = require(
+    "matplotlib.backends.backend_agg", extra="bench", feature=_FEATURE
+).FigureCanvasAgg
+Figure = require("matplotlib.figure", extra="bench", feature=_FEATURE).Figure
 
 _DATASET_MARKERS = ("s", "^", "D", "v", "P", "X", "<", ">")
 _DPI = 120

@@ -18,6 +18,7 @@ import concurrent.futures
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from ..extras import require
 from .datasets import load_dataset
 from .runner import BenchSettings, EpisodeOutcome, EpisodeRun, Worker
 from .store import ResultStore
@@ -87,10 +88,7 @@ def _processes(settings: BenchSettings, jobs: Sequence[EpisodeRun], workers: int
 
 
 def _ray(settings: BenchSettings, jobs: Sequence[EpisodeRun], address: str, workers: int):
-    try:
-        import ray
-    except ImportError as exc:  # pragma: no cover - ray is installed by the setup script
-        raise RuntimeError("--ray needs the 'ray' package (pip install 'specagent[ray]')") from exc
+    ray = require("ray", extra="ray", feature="--ray")
 
     started_here = not ray.is_initialized()
     if started_here:

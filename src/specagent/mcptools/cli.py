@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..clock import Clock, RealClock
@@ -137,8 +138,9 @@ def tools(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """List the tools an agent would get: the built-in assistant's and the MCP servers',
-    each with its effect class and where the class came from."""
+    """List the tools an agent would get, with each one's effect class and its source.
+
+    The built-in assistant's tools and those of every --mcp server."""
     from ..envs.assistant import AssistantWorld, assistant_toolset
 
     err = Console(stderr=True)
@@ -146,7 +148,7 @@ def tools(
         options = McpOptions.from_cli(mcp, tool_effect)
         rows, warnings = list_tools(assistant_toolset(AssistantWorld()), options)
     except McpError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     if as_json:
         json.dump({"tools": rows, "warnings": warnings}, sys.stdout, indent=2)

@@ -30,7 +30,7 @@ _CLOSE_GRACE_S = 10.0
 
 
 def _sdk() -> Any:
-    return require("mcp", extra="mcp", feature="MCP tools")
+    return require("mcp", extra="mcp", feature="connecting to MCP servers")
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ class McpConnection:
         params = sdk.StdioServerParameters(
             command=program, args=args, env=dict(os.environ), cwd=os.getcwd()
         )
-        stdio = require("mcp.client.stdio", extra="mcp", feature="MCP tools")
+        stdio = require("mcp.client.stdio", extra="mcp", feature="connecting to MCP servers")
         transport = stdio.stdio_client(params, errlog=self._stderr)
         return sdk.Client(transport, client_info=info, cache=None)
 

@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..extras import require
+
 __all__ = [
     "ExportError",
     "ExportReport",
@@ -131,9 +133,10 @@ def _run_converter(script: str, args: list[str]) -> None:
 
 def merge_adapter(adapter_dir: Path, model: str, out_dir: Path) -> Path:
     """Fold the LoRA adapter into the base weights and save a Hugging Face checkpoint."""
-    from peft import PeftModel
+    from .sft import load_base, require_stack
 
-    from .sft import load_base
+    require_stack()
+    PeftModel = require("peft", extra="train", feature="merging an adapter").PeftModel
 
     base, tokenizer = load_base(model)
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()

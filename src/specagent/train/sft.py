@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..extras import MissingExtraError, require
+
 __all__ = [
     "TrainReport",
     "TrainSettings",
@@ -38,22 +40,19 @@ __all__ = [
 ]
 
 
+_TRAIN_HINT = "pip install torch==2.13.0 first, from its CPU wheel: see docs/training.md"
+
+
 class TrainingStackMissing(RuntimeError):
     """The optional training packages are not installed."""
 
 
 def require_stack() -> None:
-    missing = []
     for module in ("torch", "transformers", "peft", "trl", "datasets"):
         try:
-            __import__(module)
-        except ImportError:
-            missing.append(module)
-    if missing:
-        raise TrainingStackMissing(
-            f"training needs {', '.join(missing)}: install the training extra "
-            "(see docs/training.md: `pip install torch==2.13.0` first, then the pinned stack)"
-        )
+            require(module, extra="train", feature="fine-tuning", hint=_TRAIN_HINT)
+        except MissingExtraError as exc:
+            raise TrainingStackMissing(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -374,8 +373,7 @@ def smoothed(values: Sequence[float], window: int) -> list[float]:
 
 def plot_loss(log: Sequence[dict[str, float]], path: str | Path, title: str) -> Path:
     """Write a loss-curve PNG (raw per-step loss and a moving average)."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", extra="train", feature="plotting the loss")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..extras import require
 from .assets import offline, whisper_model_dir
 
 __all__ = ["WhisperAsr", "agreed_words", "same_word"]
@@ -24,7 +25,9 @@ class WhisperAsr:
 
     def __init__(self, model_dir: Path | None = None, *, cpu_threads: int = 2) -> None:
         offline()
-        from faster_whisper import WhisperModel
+        WhisperModel = require(
+            "faster_whisper", extra="voice", feature="speech recognition"
+        ).WhisperModel
 
         self.model_dir = model_dir or whisper_model_dir()
         self._model = WhisperModel(

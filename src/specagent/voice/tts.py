@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..extras import require
 from .assets import piper_voice_paths
 from .audio import Audio
 
@@ -24,7 +25,7 @@ class PiperTts:
     """Text to 22.05 kHz speech with the bundled piper voice; blocking (use a Worker)."""
 
     def __init__(self, model: Path | None = None, config: Path | None = None) -> None:
-        from piper import PiperVoice
+        PiperVoice = require("piper", extra="voice", feature="speech synthesis").PiperVoice
 
         if model is None:
             model, config = piper_voice_paths()

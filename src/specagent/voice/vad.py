@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..extras import require
 from .assets import silero_vad_path
 
 __all__ = ["WINDOW", "EndpointConfig", "Endpointer", "SileroVad", "VadChange", "VadSignal"]
@@ -33,7 +34,7 @@ class SileroVad:
     """Streaming speech probability, one 512-sample window at a time."""
 
     def __init__(self, model_path: Path | None = None) -> None:
-        import onnxruntime
+        onnxruntime = require("onnxruntime", extra="voice", feature="voice activity detection")
 
         options = onnxruntime.SessionOptions()
         options.inter_op_num_threads = 1
