@@ -4,7 +4,8 @@ says, in one line, which extra to install.
 
 The install needs the package registry (PyPI) and llama-cpp-python, which builds from
 source; ``scripts/setup.sh`` has already built it once, and pip's wheel cache serves that
-build here (about 25 s on this project's 2-core machine with the cache warm).
+build here (25-60 s on this project's 2-core machine with the cache warm, depending on load;
+benchmarks/install_core.py records it in docs/install-core.json).
 """
 
 from __future__ import annotations
