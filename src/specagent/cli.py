@@ -368,6 +368,10 @@ from .mcptools.cli import tools as _tools  # noqa: E402
 
 app.command("tools")(_tools)
 
+from .serve.cli import serve as _serve  # noqa: E402 - imports the server only when run
+
+app.command("serve")(_serve)
+
 
 def main() -> None:  # pragma: no cover - console entry
     try:

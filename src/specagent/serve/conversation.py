@@ -1,0 +1,456 @@
+"""One conversation of ``specagent serve``: its ledger, its tools, and its turns as sessions.
+
+A conversation outlives the connection that opened it: its :class:`ConversationState` (ledger,
+tools, policy) stays in the :class:`Conversations` registry, and in the SQLite store when one is
+given, so a client that reconnects with the conversation's id carries on where it was.
+
+While a client is attached, a :class:`ConversationRunner` plays its turns the way the voice
+agent does: each user turn is one :class:`~specagent.agent.Session` on the shared conversation
+ledger, reading the client's speech live from a :class:`SpeechFeed`; every event the session
+records is passed on to the client as it happens. Words that arrive after a session stopped
+reading open the next turn.
+
+A turn cut short (the client left, the runner was cancelled, the model failed) is closed in the
+ledger with a ``SessionEnded`` so the next turn starts afresh: its tasks are cancelled, so a
+call held for its commit point never runs, and a reversible call that ran early and was not yet
+committed is undone by its compensating action (the executor leaves such calls as they are
+when a session is cancelled; see :func:`close_cut_turn`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..agent import Policy, Session, SessionConfig
+from ..agent.prompt import system_prompt
+from ..clock import Clock
+from ..events import (
+    Event,
+    SessionEnded,
+    ToolCallCancelled,
+    ToolCallCommitted,
+    ToolCallCompensated,
+    ToolCallFailed,
+    ToolCallFinished,
+    ToolCallIssued,
+    ToolCallRevised,
+    ToolCallStarted,
+    UserSpeech,
+)
+from ..executor import ABORTED, LatencyFn
+from ..ledger import Ledger, SQLiteLedgerStore
+from ..models.base import ModelBackend, ModelError
+from ..tools import Effect, Toolset
+from .schema import AnswerMessage, ErrorMessage, event_message
+
+__all__ = [
+    "LIVE_POLICIES",
+    "ConversationBusy",
+    "ConversationRunner",
+    "ConversationState",
+    "ConversationTools",
+    "Conversations",
+    "SpeechFeed",
+    "ToolsFactory",
+    "UnknownConversation",
+    "close_cut_turn",
+    "completed_turns",
+]
+
+LIVE_POLICIES = (Policy.SYNC, Policy.ASYNC, Policy.SPECULATIVE)
+"""Policies that can hear speech live. ``oracle`` and ``verified`` need the whole timed request
+before the turn starts, which a live client cannot give."""
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class ConversationBusy(RuntimeError):
+    """Another connection is attached to this conversation."""
+
+
+class UnknownConversation(KeyError):
+    """No conversation has this id (in memory or in the store)."""
+
+
+@dataclass(frozen=True)
+class ConversationTools:
+    """The tools of one conversation and the state they act on."""
+
+    toolset: Toolset
+    latency: LatencyFn | None = None
+    """Simulated time a call spends on the wire (the example tools have one)."""
+    world: Any = None
+    """The state the tools change (kept for inspection, e.g. by tests)."""
+
+
+ToolsFactory = Callable[[], ConversationTools]
+
+
+@dataclass
+class ConversationState:
+    """What survives a disconnect: the ledger, the tools (with their world) and the policy."""
+
+    conversation_id: str
+    ledger: Ledger
+    tools: ConversationTools
+    policy: Policy
+    attached: bool = False
+    prompt: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.prompt:
+            self.prompt = system_prompt(self.tools.toolset.schemas())
+
+
+def completed_turns(ledger: Ledger) -> int:
+    return sum(isinstance(e, SessionEnded) for e in ledger)
+
+
+class Conversations:
+    """The server's conversations by id: attached ones, and the most recent detached ones."""
+
+    def __init__(
+        self,
+        tools: ToolsFactory,
+        default_policy: Policy,
+        *,
+        store: SQLiteLedgerStore | None = None,
+        keep_detached: int = 1000,
+    ) -> None:
+        self._tools = tools
+        self.default_policy = default_policy
+        self.store = store
+        self._keep = keep_detached
+        self._states: collections.OrderedDict[str, ConversationState] = collections.OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    @property
+    def attached(self) -> int:
+        return sum(s.attached for s in self._states.values())
+
+    def get(self, conversation_id: str) -> ConversationState | None:
+        return self._states.get(conversation_id)
+
+    async def open(
+        self, conversation_id: str | None, clock: Clock
+    ) -> tuple[ConversationState, bool]:
+        """Attach to a conversation: a new one (``None``) or an earlier one by id.
+
+        Returns the state and whether it was resumed. Raises :class:`UnknownConversation` or
+        :class:`ConversationBusy`.
+        """
+        if conversation_id is None:
+            conversation_id = uuid.uuid4().hex[:16]
+            ledger = Ledger(session_id=conversation_id, store=self.store)
+            state = ConversationState(conversation_id, ledger, self._tools(), self.default_policy)
+            resumed = False
+        else:
+            if not _ID_RE.match(conversation_id):
+                raise UnknownConversation(conversation_id)
+            found = self._states.get(conversation_id)
+            if found is None:
+                found = await self._load(conversation_id, clock)
+            if found.attached:
+                raise ConversationBusy(conversation_id)
+            state, resumed = found, True
+        state.attached = True
+        self._states[state.conversation_id] = state
+        self._states.move_to_end(state.conversation_id)
+        return state, resumed
+
+    def release(self, state: ConversationState) -> None:
+        """Detach; forget the oldest detached conversations beyond ``keep_detached``."""
+        state.attached = False
+        detached = [k for k, s in self._states.items() if not s.attached]
+        for key in detached[: max(0, len(detached) - self._keep)]:
+            del self._states[key]
+
+    async def _load(self, conversation_id: str, clock: Clock) -> ConversationState:
+        if self.store is None or conversation_id not in self.store.sessions():
+            raise UnknownConversation(conversation_id)
+        ledger = Ledger.load(self.store, conversation_id)
+        # The example world lived in memory: a conversation reopened from the store after a
+        # restart gets fresh tools; its ledger (what the model knows) is intact.
+        state = ConversationState(conversation_id, ledger, self._tools(), self.default_policy)
+        if len(ledger) and not isinstance(ledger.events[-1], SessionEnded):
+            await close_cut_turn(ledger, state.tools.toolset, clock, "server_restarted")
+        return state
+
+
+class SpeechFeed:
+    """The live speech source of one turn: the client's updates in, the session reads them."""
+
+    def __init__(self) -> None:
+        self._items: collections.deque[UserSpeech] = collections.deque()
+        self._changed = asyncio.Event()
+        self._closed = False
+
+    def put(self, speech: UserSpeech) -> None:
+        self._items.append(speech)
+        self._changed.set()
+
+    def leftovers(self) -> list[UserSpeech]:
+        """Close, and take back what the session never read (it opens the next turn)."""
+        self._closed = True
+        self._changed.set()
+        left = list(self._items)
+        self._items.clear()
+        return left
+
+    def __aiter__(self) -> SpeechFeed:
+        return self
+
+    async def __anext__(self) -> UserSpeech:
+        while not self._items:
+            if self._closed:
+                raise StopAsyncIteration
+            self._changed.clear()
+            await self._changed.wait()
+        return self._items.popleft()
+
+
+async def close_cut_turn(ledger: Ledger, toolset: Toolset, clock: Clock, reason: str) -> None:
+    """End a turn that stopped mid-way, so the conversation can go on with a new one.
+
+    Each call of the turn that has no final disposition is settled in the ledger:
+
+    * a reversible call that ran (not on a sandbox copy) is undone by its compensating action
+      (``ToolCallCompensated``; a failing compensation is recorded as ``compensation_failed``);
+    * a state-changing call that started and never reported back is recorded as failed with
+      an unknown outcome (it may or may not have acted: it is never retried);
+    * anything else (held, waiting, a read) is recorded as cancelled, unless it already was.
+
+    A call the executor cancelled because the session itself stopped (``ABORTED``) while it
+    ran counts as never reporting back.
+
+    Then ``SessionEnded(reason)`` closes the turn.
+    """
+    start = 0
+    for index in range(len(ledger) - 1, -1, -1):
+        if isinstance(ledger.events[index], SessionEnded):
+            start = index + 1
+            break
+    calls: dict[int, ToolCallIssued | ToolCallRevised] = {}
+    ran_on_world: dict[int, bool] = {}
+    outcome: dict[int, Event] = {}
+    settled: set[int] = set()
+    for event in ledger.events[start:]:
+        if isinstance(event, (ToolCallIssued, ToolCallRevised)):
+            calls[event.call_id] = event
+            ran_on_world.pop(event.call_id, None)
+            outcome.pop(event.call_id, None)
+            settled.discard(event.call_id)
+        elif isinstance(event, ToolCallStarted):
+            ran_on_world[event.call_id] = not getattr(event, "sandboxed", False)
+        elif isinstance(event, (ToolCallFinished, ToolCallFailed)) and event.notify_model:
+            outcome[event.call_id] = event
+        elif isinstance(event, ToolCallCancelled) and event.reason == ABORTED:
+            # stopped because the session itself stopped: if it was running, it may have acted
+            if event.call_id not in ran_on_world:
+                settled.add(event.call_id)
+        elif isinstance(event, (ToolCallCommitted, ToolCallCompensated, ToolCallCancelled)):
+            settled.add(event.call_id)
+    for call_id, call in sorted(calls.items()):
+        if call_id in settled:
+            continue
+        tool = toolset.get(call.name)
+        changes = tool is not None and tool.effect.changes_state
+        ended = outcome.get(call_id)
+        if call_id in ran_on_world and ran_on_world[call_id] and changes and ended is None:
+            ledger.append(
+                ToolCallFailed(
+                    t=clock.now(),
+                    call_id=call_id,
+                    error="outcome unknown: the turn stopped while this call ran",
+                    error_type="interrupted",
+                )
+            )
+        elif (
+            ran_on_world.get(call_id)
+            and isinstance(ended, ToolCallFinished)
+            and tool is not None
+            and tool.effect is Effect.REVERSIBLE
+            and tool.compensate is not None
+        ):
+            try:
+                await tool.compensate(dict(call.arguments), ended.result)
+            except Exception as exc:  # the world may still hold the effect: say so
+                ledger.append(
+                    ToolCallFailed(
+                        t=clock.now(),
+                        call_id=call_id,
+                        error=f"compensation failed: {type(exc).__name__}: {exc}",
+                        error_type="compensation_failed",
+                    )
+                )
+            else:
+                if tool.state is not None:
+                    tool.state.touch()
+                ledger.append(ToolCallCompensated(t=clock.now(), call_id=call_id))
+        else:
+            ledger.append(ToolCallCancelled(t=clock.now(), call_id=call_id, reason=reason))
+    ledger.append(SessionEnded(t=clock.now(), reason=reason))
+
+
+Send = Callable[[BaseModel], None]
+
+
+@dataclass
+class _Turn:
+    index: int
+    feed: SpeechFeed
+    session: Session
+    chars: int = 0
+    done: bool = False  # its session returned, or its failure was recorded
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class ConversationRunner:
+    """Plays a conversation's turns while a client is attached (see the module docstring)."""
+
+    def __init__(
+        self,
+        state: ConversationState,
+        backend: ModelBackend,
+        clock: Clock,
+        send: Send,
+        *,
+        session_config: SessionConfig | None = None,
+        max_turn_chars: int = 20_000,
+    ) -> None:
+        self.state = state
+        self.backend = backend
+        self.clock = clock
+        self._send = send
+        self._config = session_config
+        self._max_turn_chars = max_turn_chars
+        self._inbox: asyncio.Queue[UserSpeech | tuple[str, str] | _Turn] = asyncio.Queue()
+        self._turn: _Turn | None = None
+        self.turns_played = 0
+
+    @property
+    def turn(self) -> int:
+        """The number of the turn under way, or of the next one."""
+        return completed_turns(self.state.ledger) + (0 if self._turn is not None else 1)
+
+    @property
+    def speaking(self) -> bool:
+        return self._turn is not None
+
+    # -- from the client ------------------------------------------------------------------------
+
+    def hear(self, text: str, final: bool) -> None:
+        self._inbox.put_nowait(UserSpeech(t=self.clock.now(), text=text, final=final))
+
+    def interrupt(self, reason: str) -> None:
+        self._inbox.put_nowait(("interrupt", reason))
+
+    def set_policy(self, policy: Policy) -> None:
+        """Play the next turns under ``policy`` (a turn under way keeps its own)."""
+        if policy not in LIVE_POLICIES:
+            raise ValueError(f"policy {policy.value!r} cannot hear live speech")
+        self.state.policy = policy
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Play turns until cancelled (the client left); then close a turn cut short."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                while True:
+                    item = await self._inbox.get()
+                    if isinstance(item, UserSpeech):
+                        self._on_speech(item)
+                    elif isinstance(item, _Turn):
+                        self._end_turn(item)
+                    elif self._turn is not None:  # ("interrupt", reason)
+                        self._turn.session.interrupt(item[1])
+        finally:
+            turn, self._turn = self._turn, None
+            if turn is not None and not turn.done:
+                await close_cut_turn(
+                    self.state.ledger, self.state.tools.toolset, self.clock, "disconnected"
+                )
+
+    def _on_speech(self, speech: UserSpeech) -> None:
+        turn = self._turn
+        if turn is None:
+            turn = self._start_turn()
+        if turn.chars + len(speech.text) > self._max_turn_chars:
+            self._send(
+                ErrorMessage(
+                    code="text_too_long",
+                    message=f"a turn may hold at most {self._max_turn_chars} characters",
+                )
+            )
+            return
+        turn.chars += len(speech.text)
+        turn.feed.put(speech)
+
+    def _start_turn(self) -> _Turn:
+        state = self.state
+        index = completed_turns(state.ledger) + 1
+        toolset = state.tools.toolset
+
+        def observe(event: Event) -> None:
+            effect = None
+            name = getattr(event, "name", None)
+            if isinstance(name, str) and name in toolset:
+                effect = toolset[name].effect.value
+            self._send(event_message(event, index, effect=effect))
+
+        session = Session(
+            self.backend,
+            toolset,
+            self.clock,
+            state.policy,
+            ledger=state.ledger,
+            latency=state.tools.latency,
+            observer=observe,
+            config=self._config,
+            prompt=state.prompt,
+        )
+        turn = _Turn(index, SpeechFeed(), session)
+        turn.task = self._group.create_task(self._play(turn), name=f"turn-{index}")
+        self._turn = turn
+        return turn
+
+    async def _play(self, turn: _Turn) -> None:
+        try:
+            result = await turn.session.run(turn.feed)
+        except (ModelError, ValueError) as exc:
+            self._send(ErrorMessage(code="turn_failed", message=f"turn {turn.index}: {exc}"))
+            await close_cut_turn(
+                self.state.ledger, self.state.tools.toolset, self.clock, "turn_failed"
+            )
+        else:
+            self.turns_played += 1
+            self._send(
+                AnswerMessage(
+                    t=self.clock.now(),
+                    turn=turn.index,
+                    text=result.answer,
+                    latency_s=result.latency_s,
+                    first_token_latency_s=result.first_token_latency_s,
+                    ended=result.ended,
+                    policy=result.policy,
+                )
+            )
+        turn.done = True
+        self._inbox.put_nowait(turn)
+
+    def _end_turn(self, turn: _Turn) -> None:
+        self._turn = None
+        for speech in turn.feed.leftovers():  # heard after the session stopped reading
+            self._on_speech(speech)
