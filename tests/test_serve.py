@@ -75,7 +75,12 @@ def test_a_turn_streams_every_event_and_the_answer() -> None:
     heard = " ".join(m["text"] for m in client.of_type("user_speech"))
     assert heard == REQUEST
     assert "".join(m["text"] for m in client.of_type("answer_delta")) == client.received[-1]["text"]
-    assert client.of_type("model_delta"), "the model's pieces are streamed"
+    deltas = client.of_type("model_delta")  # the model's pieces, streamed as written
+    assert {m["turn"] for m in deltas} == {1}
+    written = "".join(m["text"] for m in deltas)
+    for output in client.of_type("model_output"):
+        if not output["interrupted"]:
+            assert output["text"] in written
     issued = {m["call_id"]: m for m in client.of_type("tool_call_issued")}
     assert issued[1]["name"] == "get_weather" and issued[1]["effect"] == "read_only"
     assert issued[2]["name"] == "send_message" and issued[2]["effect"] == "irreversible"

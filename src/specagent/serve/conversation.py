@@ -341,7 +341,9 @@ class ConversationRunner:
     @property
     def turn(self) -> int:
         """The number of the turn under way, or of the next one."""
-        return completed_turns(self.state.ledger) + (0 if self._turn is not None else 1)
+        if self._turn is not None:
+            return self._turn.index
+        return completed_turns(self.state.ledger) + 1
 
     @property
     def speaking(self) -> bool:

@@ -154,7 +154,7 @@ const handlers = {
     setCall(m, "revised");
   },
   tool_call_removed(m) { setCall(m, "removed"); },
-  tool_call_held(m) { setCall(m, "held", "waits for its commit point"); },
+  tool_call_held(m) { setCall(m, "held", "held for its commit point"); },
   tool_call_started(m) {
     const early = m.early || state.finalT === null;
     setCall(m, "running", m.sandboxed ? "sandbox" : early ? "early" : "");
