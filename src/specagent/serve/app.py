@@ -216,27 +216,16 @@ class Hub:
             return
         config = self.config
         outbox = Outbox(config.send_queue_messages, config.send_queue_bytes)
-        connection: Connection | None = None
-
-        def on_piece(text: str) -> None:
-            if connection is not None:
-                connection.model_delta(text)
-
-        backend = TappedBackend(self.models.backend(self.clock), on_piece)
-        runner = ConversationRunner(
-            state,
-            backend,
-            self.clock,
-            lambda message: connection.send(message) if connection is not None else None,
-            session_config=config.session,
-            max_turn_chars=config.max_turn_chars,
-        )
         connection = Connection(
             websocket,
-            runner,
             outbox,
             max_text_chars=config.max_text_chars,
+            max_turn_chars=config.max_turn_chars,
             send_timeout_s=config.send_timeout_s,
+        )
+        backend = TappedBackend(self.models.backend(self.clock), connection.model_delta)
+        connection.runner = ConversationRunner(
+            state, backend, self.clock, connection, session_config=config.session
         )
         loop_time = asyncio.get_running_loop().time()
         connection.send(

@@ -27,9 +27,11 @@ import pydantic
 from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ..agent import Policy
+from ..agent import Policy, SessionResult
+from ..events import Event
 from .conversation import LIVE_POLICIES, ConversationRunner
 from .schema import (
+    AnswerMessage,
     ErrorCode,
     ErrorMessage,
     InterruptIn,
@@ -38,6 +40,7 @@ from .schema import (
     PolicySetMessage,
     SpeechIn,
     client_adapter,
+    event_message,
 )
 
 __all__ = ["Outbox", "Connection", "Hangup"]
@@ -92,28 +95,57 @@ class Outbox:
 
 
 class Connection:
-    """Serves one accepted WebSocket (see the module docstring)."""
+    """Serves one accepted WebSocket (see the module docstring); hears the runner's turns."""
+
+    runner: ConversationRunner  # set by whoever builds the runner around this connection
 
     def __init__(
         self,
         websocket: WebSocket,
-        runner: ConversationRunner,
         outbox: Outbox,
         *,
         max_text_chars: int,
+        max_turn_chars: int,
         send_timeout_s: float,
         max_bad_messages: int = 20,
     ) -> None:
         self.websocket = websocket
-        self.runner = runner
         self.outbox = outbox
         self._max_text = max_text_chars
+        self._max_turn = max_turn_chars
         self._send_timeout = send_timeout_s
         self._max_bad = max_bad_messages
         self._bad = 0
+        self._turn_chars = (0, 0)  # (turn, characters heard in it)
 
     def send(self, message: BaseModel) -> None:
         self.outbox.put(message.model_dump_json(fallback=str))
+
+    # -- the runner's turns (TurnListener) ------------------------------------------------------
+
+    def event(self, turn: int, event: Event) -> None:
+        effect = None
+        name = getattr(event, "name", None)
+        toolset = self.runner.state.tools.toolset
+        if isinstance(name, str) and name in toolset:
+            effect = toolset[name].effect.value
+        self.send(event_message(event, turn, effect=effect))
+
+    def turn_ended(self, turn: int, result: SessionResult | None, error: Exception | None) -> None:
+        if result is None:
+            self.send(ErrorMessage(code="turn_failed", message=f"turn {turn}: {error}"))
+            return
+        self.send(
+            AnswerMessage(
+                t=self.runner.clock.now(),
+                turn=turn,
+                text=result.answer,
+                latency_s=result.latency_s,
+                first_token_latency_s=result.first_token_latency_s,
+                ended=result.ended,
+                policy=result.policy,
+            )
+        )
 
     def model_delta(self, text: str) -> None:
         """A piece the model just streamed (see :class:`~specagent.serve.models.TappedBackend`)."""
@@ -181,6 +213,14 @@ class Connection:
                     f"speech text is {len(message.text)} characters; the limit is {self._max_text}",
                 )
                 return
+            turn, heard = self._turn_chars
+            heard = heard if turn == self.runner.turn else 0
+            if heard + len(message.text) > self._max_turn:
+                self._reject(
+                    "text_too_long", f"a turn may hold at most {self._max_turn} characters"
+                )
+                return
+            self._turn_chars = (self.runner.turn, heard + len(message.text))
             self.runner.hear(message.text, message.final)
         elif isinstance(message, PolicyIn):
             self._set_policy(message.policy)

@@ -4,8 +4,9 @@ A conversation outlives the connection that opened it: its :class:`ConversationS
 tools, policy) stays in the :class:`Conversations` registry, and in the SQLite store when one is
 given, so a client that reconnects with the conversation's id carries on where it was.
 
-While a client is attached, a :class:`ConversationRunner` plays its turns the way the voice
-agent does: each user turn is one :class:`~specagent.agent.Session` on the shared conversation
+The module knows nothing of the transport: the WebSocket server and the Pipecat processor both
+drive a :class:`ConversationRunner` and hear its turns through a :class:`TurnListener`. While a
+client is attached, the runner plays its turns the way the voice agent does: each user turn is one :class:`~specagent.agent.Session` on the shared conversation
 ledger, reading the client's speech live from a :class:`SpeechFeed`; every event the session
 records is passed on to the client as it happens. Words that arrive after a session stopped
 reading open the next turn.
@@ -25,11 +26,9 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from pydantic import BaseModel
-
-from ..agent import Policy, Session, SessionConfig
+from ..agent import Policy, Session, SessionConfig, SessionResult
 from ..agent.prompt import system_prompt
 from ..clock import Clock
 from ..events import (
@@ -49,7 +48,6 @@ from ..executor import ABORTED, LatencyFn
 from ..ledger import Ledger, SQLiteLedgerStore
 from ..models.base import ModelBackend, ModelError
 from ..tools import Effect, Toolset
-from .schema import AnswerMessage, ErrorMessage, event_message
 
 __all__ = [
     "LIVE_POLICIES",
@@ -60,6 +58,7 @@ __all__ = [
     "Conversations",
     "SpeechFeed",
     "ToolsFactory",
+    "TurnListener",
     "UnknownConversation",
     "close_cut_turn",
     "completed_turns",
@@ -302,7 +301,15 @@ async def close_cut_turn(ledger: Ledger, toolset: Toolset, clock: Clock, reason:
     ledger.append(SessionEnded(t=clock.now(), reason=reason))
 
 
-Send = Callable[[BaseModel], None]
+class TurnListener(Protocol):
+    """Where a runner reports its turns (the WebSocket connection, the Pipecat processor)."""
+
+    def event(self, turn: int, event: Event) -> None:
+        """An event a turn's session recorded, as it happened."""
+
+    def turn_ended(self, turn: int, result: SessionResult | None, error: Exception | None) -> None:
+        """A turn is over: its result, or the model error that ended it (the turn is closed
+        in the ledger either way)."""
 
 
 @dataclass
@@ -310,7 +317,6 @@ class _Turn:
     index: int
     feed: SpeechFeed
     session: Session
-    chars: int = 0
     done: bool = False  # its session returned, or its failure was recorded
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -323,17 +329,15 @@ class ConversationRunner:
         state: ConversationState,
         backend: ModelBackend,
         clock: Clock,
-        send: Send,
+        listener: TurnListener,
         *,
         session_config: SessionConfig | None = None,
-        max_turn_chars: int = 20_000,
     ) -> None:
         self.state = state
         self.backend = backend
         self.clock = clock
-        self._send = send
+        self._listener = listener
         self._config = session_config
-        self._max_turn_chars = max_turn_chars
         self._inbox: asyncio.Queue[UserSpeech | tuple[str, str] | _Turn] = asyncio.Queue()
         self._turn: _Turn | None = None
         self.turns_played = 0
@@ -347,7 +351,13 @@ class ConversationRunner:
 
     @property
     def speaking(self) -> bool:
+        """Whether a turn is under way."""
         return self._turn is not None
+
+    @property
+    def session(self) -> Session | None:
+        """The session of the turn under way."""
+        return self._turn.session if self._turn is not None else None
 
     # -- from the client ------------------------------------------------------------------------
 
@@ -389,37 +399,20 @@ class ConversationRunner:
         turn = self._turn
         if turn is None:
             turn = self._start_turn()
-        if turn.chars + len(speech.text) > self._max_turn_chars:
-            self._send(
-                ErrorMessage(
-                    code="text_too_long",
-                    message=f"a turn may hold at most {self._max_turn_chars} characters",
-                )
-            )
-            return
-        turn.chars += len(speech.text)
         turn.feed.put(speech)
 
     def _start_turn(self) -> _Turn:
         state = self.state
         index = completed_turns(state.ledger) + 1
-        toolset = state.tools.toolset
-
-        def observe(event: Event) -> None:
-            effect = None
-            name = getattr(event, "name", None)
-            if isinstance(name, str) and name in toolset:
-                effect = toolset[name].effect.value
-            self._send(event_message(event, index, effect=effect))
-
+        listener = self._listener
         session = Session(
             self.backend,
-            toolset,
+            state.tools.toolset,
             self.clock,
             state.policy,
             ledger=state.ledger,
             latency=state.tools.latency,
-            observer=observe,
+            observer=lambda event: listener.event(index, event),
             config=self._config,
             prompt=state.prompt,
         )
@@ -432,24 +425,15 @@ class ConversationRunner:
         try:
             result = await turn.session.run(turn.feed)
         except (ModelError, ValueError) as exc:
-            self._send(ErrorMessage(code="turn_failed", message=f"turn {turn.index}: {exc}"))
             await close_cut_turn(
                 self.state.ledger, self.state.tools.toolset, self.clock, "turn_failed"
             )
+            turn.done = True
+            self._listener.turn_ended(turn.index, None, exc)
         else:
             self.turns_played += 1
-            self._send(
-                AnswerMessage(
-                    t=self.clock.now(),
-                    turn=turn.index,
-                    text=result.answer,
-                    latency_s=result.latency_s,
-                    first_token_latency_s=result.first_token_latency_s,
-                    ended=result.ended,
-                    policy=result.policy,
-                )
-            )
-        turn.done = True
+            turn.done = True
+            self._listener.turn_ended(turn.index, result, None)
         self._inbox.put_nowait(turn)
 
     def _end_turn(self, turn: _Turn) -> None:
