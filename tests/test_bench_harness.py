@@ -243,12 +243,16 @@ def test_a_crashing_episode_is_recorded_and_the_rest_run(tmp_path: Path) -> None
         assert EpisodeRun(f"jsonl:{path}", "bad-env", "sync") not in store.done()
 
 
-def test_assistant_dataset_is_the_example_requests() -> None:
-    episodes = load_dataset("assistant")
-    assert [e.id for e in episodes] == ["weather-and-table", "flight", "calendar", "correction"]
-    env = episodes[0].make_env()
-    assert "reserve_table" in env.toolset
+def test_assistant_dataset_has_its_splits_and_the_main_job_subset() -> None:
+    test, train = load_dataset("assistant"), load_dataset("assistant", split="train")
+    assert len(test) >= 120 and train
+    assert not {e.id for e in test} & {e.id for e in train}
+    env = test[0].make_env()
+    assert "reserve_table" in env.toolset and "send_message" in env.toolset
     assert not env.check([]).passed
+    quick = load_dataset("assistant-quick")
+    assert len(quick) >= 8 and {e.id for e in quick} <= {e.id for e in test}
+    assert load_dataset("assistant-quick", split="train") == []
 
 
 # -- metrics and reports ----------------------------------------------------------------------

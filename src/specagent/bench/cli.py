@@ -2,6 +2,10 @@
 
 Kept apart from :mod:`specagent.cli` (which mounts it) so the benchmark's options and their
 checks live with the harness they drive.
+
+With no options it runs the main job: the fixed ``assistant-quick`` subset of the assistant
+benchmark's test split under ``sync``, ``verified`` and ``speculative`` on the default model,
+and prints one table and a one-line verdict per policy.
 """
 
 from __future__ import annotations
@@ -27,30 +31,40 @@ from ..tracing import TracingError, use_trace_option
 from .datasets import DATASETS, DatasetUnavailable, UnknownDataset
 from .html import write_html
 from .metrics import summarise
-from .report import build_results, print_table, write_csv, write_results
+from .report import build_results, print_summary, print_table, verdicts, write_csv, write_results
 from .runner import BenchSettings
-from .store import ResultStore
+from .store import ResultStore, code_version, git_describe
 from .suite import BenchProgress, plan_runs, run_bench
 
-__all__ = ["QUICK_SUITE", "bench"]
+__all__ = ["MAIN_JOB_POLICIES", "QUICK_SUITE", "SPLITS", "bench"]
 
-QUICK_SUITE = ("assistant",)
-"""What ``specagent bench`` runs with no ``--dataset``: small enough for minutes on a CPU."""
+QUICK_SUITE = ("assistant-quick",)
+"""What ``specagent bench`` runs with no ``--dataset``: minutes on two CPU cores."""
+MAIN_JOB_POLICIES = "sync,verified,speculative"
+"""The main job's policies: the baseline, the lossless one and the streaming one."""
+SPLITS = ("test", "train")
 
 err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    """One line on stderr, exit status 2 (bad input is never a traceback)."""
+    one_line = " ".join(str(message).split())
+    err.print(f"[red]error:[/red] {one_line}", highlight=False, soft_wrap=True, markup=True)
+    return typer.Exit(2)
 
 
 def _parse_policies(text: str) -> list[str]:
     names = [p.strip() for p in text.split(",") if p.strip()]
     if not names:
-        raise typer.BadParameter("give at least one policy", param_hint="--policies")
+        raise _fail("give at least one policy with --policies")
     for name in names:
         try:
             Policy.parse(name)
         except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--policies") from None
+            raise _fail(str(exc)) from None
     if len(set(names)) != len(names):
-        raise typer.BadParameter("a policy is listed twice", param_hint="--policies")
+        raise _fail("a policy is listed twice in --policies")
     return names
 
 
@@ -62,10 +76,7 @@ def _parse_latency(text: str) -> tuple[float, float]:
     if len(parts) == 1:
         parts = parts * 2
     if len(parts) != 2 or not 0 <= parts[0] <= parts[1]:
-        raise typer.BadParameter(
-            "expected LOW,HIGH seconds with 0 <= LOW <= HIGH (or one value)",
-            param_hint="--tool-latency",
-        )
+        raise _fail("--tool-latency expects LOW,HIGH seconds with 0 <= LOW <= HIGH (or one value)")
     return parts[0], parts[1]
 
 
@@ -75,12 +86,12 @@ def bench(
         typer.Option(
             help="Comma-separated datasets ("
             + ", ".join(DATASETS)
-            + ", or jsonl:PATH). Default: the quick suite."
+            + ", or jsonl:PATH). Default: the main job's assistant-quick."
         ),
     ] = ",".join(QUICK_SUITE),
     policies: Annotated[
         str, typer.Option(help="Comma-separated: sync, async, speculative, oracle, verified.")
-    ] = "sync,async,speculative,oracle,verified",
+    ] = MAIN_JOB_POLICIES,
     limit: Annotated[
         int | None, typer.Option(min=1, help="First N episodes of each dataset.")
     ] = None,
@@ -108,6 +119,9 @@ def bench(
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Ignore stored results in OUT and run everything.")
     ] = False,
+    detail: Annotated[
+        bool, typer.Option("--detail", help="Also print the wide table and accuracy by category.")
+    ] = False,
     list_datasets: Annotated[
         bool, typer.Option("--list", help="List the datasets and exit.")
     ] = False,
@@ -124,8 +138,8 @@ def bench(
 ) -> None:
     """Benchmark policies on tool-calling episodes: latency, speedup and accuracy, with reports."""
     console = Console()
-    if not console.is_terminal:  # a log file: room for the whole table
-        console = Console(width=170)
+    if not console.is_terminal:  # a log file: room for the wide table
+        console = Console(width=170 if detail else 100)
     if list_datasets:
         for info in DATASETS.values():
             console.print(f"[bold]{info.name:32}[/bold] {info.description}")
@@ -134,6 +148,10 @@ def bench(
     from . import plots  # noqa: F401 - the bench extra (matplotlib), checked before any run
 
     names = [d.strip() for d in dataset.split(",") if d.strip()]
+    if split not in SPLITS:
+        raise _fail(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+    if profile not in PROFILES:
+        raise _fail(f"unknown latency profile {profile!r}; known: {', '.join(PROFILES)}")
     policy_names = _parse_policies(policies)
     try:
         settings = BenchSettings(
@@ -149,41 +167,87 @@ def bench(
             tool_effects=tuple(tool_effect or ()),
         )
         use_trace_option(trace)
-    except (McpError, TracingError) as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    except (McpError, TracingError, ValueError) as exc:
+        raise _fail(escape(str(exc))) from None
     if mcp and not all(name.startswith("jsonl:") for name in names):
-        err.print("[red]error:[/red] --mcp applies to jsonl: episode files only")
-        raise typer.Exit(2)
+        raise _fail("--mcp applies to jsonl: episode files only")
     try:
         runs = plan_runs(names, policy_names, limit=limit, split=split)
     except (UnknownDataset, DatasetUnavailable, FileNotFoundError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(str(exc)) from None
     if not runs:
-        err.print(f"[red]error:[/red] no episodes in {', '.join(names)} (split {split})")
-        raise typer.Exit(2)
+        raise _fail(f"no episodes in {', '.join(names)} (split {split})")
     out.mkdir(parents=True, exist_ok=True)
     db = out / "results.sqlite"
     if fresh and db.exists():
         db.unlink()
     episodes = len(runs) // len(policy_names)
+    command = "specagent " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    code = {"hash": code_version(), "git": git_describe()}
     console.print(
         f"[bold]specagent bench[/bold]: {episodes} episodes x {len(policy_names)} policies "
-        f"({', '.join(policy_names)}) | {', '.join(names)} | model {model} | {clock} clock, "
-        f"profile {profile} | seed {seed} | results in {out}/"
+        f"({', '.join(policy_names)}) | {', '.join(names)} ({split}) | model {model} | "
+        f"{clock} clock, profile {profile} | seed {seed} | code {code['hash']} | "
+        f"results in {out}/",
+        highlight=False,
     )
     started = time.perf_counter()
-    with ResultStore(db, settings.key(), settings.to_json()) as store, Progress(
+    with ResultStore(db, settings.key(), settings.to_json(), command=command) as store:
+        reused = store.reused(runs)
+        for rows in reused:
+            console.print(
+                f"reusing {rows.count} stored result(s) of this code and these settings from run "
+                f"#{rows.run_id} ({rows.started}: {rows.command})",
+                highlight=False,
+            )
+        stale = store.other_code_rows(settings.key())
+        if stale:
+            console.print(
+                f"ignoring {stale} stored result(s) of other code versions", highlight=False
+            )
+        outcomes = _run(console, settings, runs, store, workers, ray, db)
+    wall = time.perf_counter() - started
+    results = build_results(
+        settings,
+        names,
+        policy_names,
+        outcomes,
+        command=command,
+        wall_s=wall,
+        limit=limit,
+        split=split,
+        code=code,
+        reused=[vars(r) for r in reused],
+    )
+    path = write_results(results, out)
+    write_csv(outcomes, out)
+    extras = _draw(results, out)
+    for name in names:
+        metrics = summarise([o for o in outcomes if o.dataset == name], seed=seed)
+        title = f"{name} ({results['by_dataset'][name]['episodes']} episodes, profile {profile})"
+        print_summary(console, title, metrics)
+        if detail:
+            print_table(console, title, metrics)
+            _print_categories(console, results["by_dataset"][name]["by_category"])
+        for line in verdicts(metrics):
+            console.print(line, highlight=False)
+    if len(names) > 1:
+        print_summary(console, "all datasets", summarise(outcomes, seed=seed))
+    console.print(f"wrote {path}, {out / 'episodes.csv'}" + "".join(f", {e}" for e in extras))
+    console.print(f"wall time {wall:.0f} s")
+
+
+def _run(
+    console: Console, settings: BenchSettings, runs, store: ResultStore, workers: int, ray, db: Path
+):
+    with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("{task.fields[last]}"),
         console=console,
-        transient=False,
+        transient=True,
         disable=not console.is_terminal,
     ) as progress:
         task = progress.add_task("episodes", total=len(runs), last="")
@@ -199,36 +263,24 @@ def bench(
                 console.print(f"[{p.finished}/{p.total}] {line}", highlight=False)
 
         try:
-            outcomes = run_bench(
+            return run_bench(
                 settings, runs, store, workers=workers, ray_address=ray, on_progress=on_progress
             )
         except ModelError as exc:
             err.print(f"[red]model error:[/red] {exc}\n(results so far are kept in {db})")
             raise typer.Exit(2) from None
         except McpError as exc:
-            err.print(f"[red]MCP error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-    wall = time.perf_counter() - started
-    command = "specagent " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    results = build_results(
-        settings, names, policy_names, outcomes, command=command, wall_s=wall, limit=limit
-    )
-    path = write_results(results, out)
-    write_csv(outcomes, out)
-    extras = _draw(results, out)
-    for name in names:
-        print_table(
-            console,
-            f"{name} ({results['by_dataset'][name]['episodes']} episodes)",
-            summarise([o for o in outcomes if o.dataset == name], seed=seed),
-        )
-    if len(names) > 1:
-        print_table(console, "all datasets", summarise(outcomes, seed=seed))
-    console.print(f"wrote {path}, {out / 'episodes.csv'}" + "".join(f", {e}" for e in extras))
-    console.print(f"wall time {wall:.0f} s")
+            raise _fail(f"MCP: {escape(str(exc))}") from None
+
+
+def _print_categories(console: Console, table: dict) -> None:
+    for category, cells in table.items():
+        parts = [f"{policy} {c['passed']}/{c['episodes']}" for policy, c in cells.items()]
+        console.print(f"  {category:12} " + ", ".join(parts), highlight=False)
 
 
 def _draw(results: dict, out: Path) -> list[Path]:
     """The PNG plots and the HTML page, drawn from ``results`` alone."""
     from .plots import draw_plots  # matplotlib: the bench extra, imported only to draw
+
     return [*draw_plots(results, out), write_html(results, out)]

@@ -85,6 +85,13 @@ class EpisodeEnv(abc.ABC):
         """Extra text for the system prompt (a domain policy, a user profile); default none."""
         return ""
 
+    def unrequested_calls(self, turns: Sequence[TurnRecord]) -> int | None:
+        """Committed state-changing calls the episode did not ask for (call after the run).
+
+        ``None`` (the default) when the benchmark cannot tell which calls were asked for.
+        """
+        return None
+
 
 class UserSimulator(Protocol):
     """Produces the user's turns; may react to the agent's answers."""

@@ -8,7 +8,10 @@ One vocabulary (``../shared/DESIGN.md``, "Measures"):
 * **speedup vs sync**: ratio of mean latencies (sync / policy) over the episodes both answered,
   and the median of per-episode ratios;
 * **oracle gap**: policy mean latency / oracle mean latency, same pairing rule;
-* **waste**: calls cancelled or compensated after they ran, and extra model tokens against sync.
+* **waste**: calls cancelled or compensated after they ran, and extra model tokens against sync;
+* **same pass/fail as sync**: episodes where the policy passes exactly when ``sync`` does;
+* **unrequested calls**: committed state-changing calls the episode did not ask for (goal 0),
+  where the benchmark can tell.
 
 Confidence intervals are percentile bootstraps over episodes (seeded, so reports are stable).
 """
@@ -22,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 from .runner import EpisodeOutcome
 
-__all__ = ["Interval", "PolicyMetrics", "bootstrap", "percentile", "summarise"]
+__all__ = ["Interval", "PolicyMetrics", "bootstrap", "by_category", "percentile", "summarise"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,14 @@ class PolicyMetrics:
     """Draft tokens checked in one batch (``verified`` only)."""
     draft_tokens_kept: int = 0
     """Of those, the tokens kept: ``draft_tokens_kept / draft_tokens`` is the acceptance rate."""
+    same_as_sync: int | None = None
+    """Episodes where this policy passed exactly when ``sync`` did (``None`` without sync)."""
+    same_as_sync_of: int = 0
+    """Episodes run under both this policy and ``sync``."""
+    unrequested_calls: int | None = None
+    """Committed state-changing calls no episode asked for, summed (``None``: not measurable)."""
+    passed: int = 0
+    """Episodes the checker passed (``accuracy * episodes``, exactly)."""
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -151,9 +162,13 @@ def summarise(outcomes: Sequence[EpisodeOutcome], *, seed: int = 0) -> dict[str,
             _ratio_of_means([(mine, best) for best, mine in oracle_pairs]) if oracle_pairs else None
         )
         extra_tokens = None
+        same: int | None = None
+        shared: list[str] = []
         if sync:
             shared = [k for k in runs if k in sync]
             extra_tokens = sum(runs[k].tokens_generated - sync[k].tokens_generated for k in shared)
+            same = sum(runs[k].passed == sync[k].passed for k in shared)
+        counted = [r.unrequested_calls for r in listed if r.unrequested_calls is not None]
         result[policy] = PolicyMetrics(
             policy=policy,
             episodes=len(listed),
@@ -181,5 +196,25 @@ def summarise(outcomes: Sequence[EpisodeOutcome], *, seed: int = 0) -> dict[str,
             errors=sum(r.error is not None for r in listed),
             draft_tokens=sum(r.draft_tokens for r in listed),
             draft_tokens_kept=sum(r.draft_tokens_kept for r in listed),
+            same_as_sync=same,
+            same_as_sync_of=len(shared),
+            unrequested_calls=sum(counted) if counted else None,
+            passed=sum(1 for r in listed if r.passed),
         )
     return result
+
+
+def by_category(outcomes: Sequence[EpisodeOutcome]) -> dict[str, dict[str, dict[str, float | int]]]:
+    """Accuracy per episode category and policy: ``{category: {policy: {episodes, passed,
+    accuracy}}}`` (episodes without a category are left out)."""
+    table: dict[str, dict[str, dict[str, float | int]]] = {}
+    for run in outcomes:
+        if run.category is None:
+            continue
+        cell = table.setdefault(run.category, {}).setdefault(
+            run.policy, {"episodes": 0, "passed": 0, "accuracy": 0.0}
+        )
+        cell["episodes"] += 1
+        cell["passed"] += int(run.passed)
+        cell["accuracy"] = round(cell["passed"] / cell["episodes"], 4)
+    return table

@@ -19,10 +19,18 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .metrics import PolicyMetrics, summarise
+from .metrics import PolicyMetrics, by_category, summarise
 from .runner import BenchSettings, EpisodeOutcome
 
-__all__ = ["SCHEMA", "build_results", "print_table", "write_csv", "write_results"]
+__all__ = [
+    "SCHEMA",
+    "build_results",
+    "print_summary",
+    "print_table",
+    "verdicts",
+    "write_csv",
+    "write_results",
+]
 
 SCHEMA = "specagent.bench/1"
 
@@ -36,8 +44,15 @@ def build_results(
     command: str,
     wall_s: float,
     limit: int | None,
+    split: str | None = None,
+    code: dict[str, Any] | None = None,
+    reused: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The whole run as one JSON-able document."""
+    """The whole run as one JSON-able document.
+
+    ``code`` says which code produced the rows (``{"hash", "git"}``) and ``reused`` which
+    stored rows of earlier runs of the same code and settings were taken instead of rerun.
+    """
     overall = summarise(outcomes, seed=settings.seed)
     by_dataset = {
         name: {
@@ -48,6 +63,7 @@ def build_results(
                     [o for o in outcomes if o.dataset == name], seed=settings.seed
                 ).items()
             },
+            "by_category": by_category([o for o in outcomes if o.dataset == name]),
         }
         for name in datasets
     }
@@ -58,8 +74,11 @@ def build_results(
         "settings": settings.to_json(),
         "settings_key": settings.key(),
         "datasets": list(datasets),
+        "split": split,
         "policies_requested": list(policies),
         "limit": limit,
+        "code_version": code,
+        "reused_rows": reused or [],
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
@@ -96,6 +115,8 @@ _CSV_FIELDS = [
     "calls_held",
     "draft_tokens",
     "draft_tokens_kept",
+    "unrequested_calls",
+    "category",
     "wall_s",
     "error",
     "check_detail",
@@ -141,6 +162,7 @@ def print_table(console: Console, title: str, metrics: dict[str, PolicyMetrics])
         ("early / wasted / comp.", "right"),
         ("extra tok", "right"),
         ("draft kept", "right"),
+        ("unreq. calls", "right"),
         ("proto err", "right"),
     ]:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
@@ -158,6 +180,72 @@ def print_table(console: Console, title: str, metrics: dict[str, PolicyMetrics])
             f"{m.calls_run_early} / {m.calls_wasted} / {m.calls_compensated}",
             "-" if m.extra_tokens_vs_sync is None else f"{m.extra_tokens_vs_sync:+d}",
             f"{m.draft_tokens_kept}/{m.draft_tokens}" if m.draft_tokens else "-",
+            "-" if m.unrequested_calls is None else str(m.unrequested_calls),
             str(m.protocol_errors + m.errors),
         )
     console.print(table)
+
+
+def _speedup(m: PolicyMetrics) -> str:
+    if m.policy == "sync" or m.speedup_vs_sync is None:
+        return "-" if m.policy != "sync" else "1.00x"
+    return f"{m.speedup_vs_sync:.2f}x"
+
+
+def print_summary(console: Console, title: str, metrics: dict[str, PolicyMetrics]) -> None:
+    """The table a person reads first (fits 100 columns): accuracy, latency, speedup, same
+    pass/fail as sync, unrequested calls. The wide table (:func:`print_table`) has the rest."""
+    table = Table(title=title, title_justify="left")
+    for column, justify in [
+        ("policy", "left"),
+        ("accuracy", "right"),
+        ("mean latency", "right"),
+        ("median", "right"),
+        ("speedup vs sync", "right"),
+        ("same pass/fail as sync", "right"),
+        ("unrequested calls", "right"),
+    ]:
+        table.add_column(column, justify=justify, overflow="fold", max_width=12)  # type: ignore[arg-type]
+    for m in metrics.values():
+        table.add_row(
+            m.policy,
+            f"{m.passed}/{m.episodes} ({100 * m.accuracy:.0f}%)",
+            _fmt(m.mean_latency_s, " s"),
+            _fmt(m.median_latency_s, " s"),
+            _speedup(m),
+            "-" if m.same_as_sync is None else f"{m.same_as_sync}/{m.same_as_sync_of}",
+            "-" if m.unrequested_calls is None else str(m.unrequested_calls),
+        )
+    console.print(table)
+
+
+def verdicts(metrics: dict[str, PolicyMetrics]) -> list[str]:
+    """One plain sentence per policy: does it answer like sync, and is it faster?"""
+    sync = metrics.get("sync")
+    lines = []
+    for m in metrics.values():
+        right = m.passed
+        unreq = "" if not m.unrequested_calls else f", {m.unrequested_calls} unrequested call(s)"
+        if m.policy == "sync":
+            lat = _fmt(m.mean_latency_s, " s")
+            lines.append(f"sync: the baseline, {right}/{m.episodes} right, mean latency {lat}{unreq}.")
+            continue
+        if sync is None or m.same_as_sync is None:
+            lines.append(f"{m.policy}: {right}/{m.episodes} right{unreq} (no sync run to compare).")
+            continue
+        if m.same_as_sync == m.same_as_sync_of:
+            same = f"same answers as sync on {m.same_as_sync}/{m.same_as_sync_of}"
+        else:
+            sync_right = sync.passed
+            same = (
+                f"{right}/{m.episodes} right against sync's {sync_right}/{sync.episodes}, "
+                f"same pass/fail on {m.same_as_sync}/{m.same_as_sync_of}"
+            )
+        if m.speedup_vs_sync is None:
+            speed = "no episode answered by both"
+        elif m.speedup_vs_sync >= 1.0:
+            speed = f"{m.speedup_vs_sync:.2f}x faster"
+        else:
+            speed = f"{1 / m.speedup_vs_sync:.2f}x slower"
+        lines.append(f"{m.policy}: {same}, {speed}{unreq}.")
+    return lines

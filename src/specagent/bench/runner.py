@@ -149,6 +149,11 @@ class EpisodeOutcome:
     """Tokens of drafts checked in one batch (``verified``); 0 for the other policies."""
     draft_tokens_kept: int = 0
     """Of those, the tokens the check kept as the model's own choice."""
+    unrequested_calls: int | None = None
+    """Committed state-changing calls the episode did not ask for (``None``: the benchmark
+    cannot tell, see :meth:`~specagent.bench.episode.EpisodeEnv.unrequested_calls`)."""
+    category: str | None = None
+    """The episode's category (``episode.meta["category"]``), for per-category reports."""
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -393,6 +398,8 @@ async def play_episode(
         committed_state=_jsonable(env.committed_state()),
         timeline=timeline.rows,
         wall_s=round(time.perf_counter() - started_wall, 3),
+        unrequested_calls=env.unrequested_calls(records),
+        category=episode.meta.get("category"),
     )
 
 

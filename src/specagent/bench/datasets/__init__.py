@@ -38,7 +38,18 @@ class DatasetInfo:
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in [
-        DatasetInfo("assistant", "assistant", "examples", "The built-in example requests (4)."),
+        DatasetInfo(
+            "assistant",
+            "assistant",
+            "assistant",
+            "Multi-step assistant requests over 20 real tools (docs/assistant-benchmark.md).",
+        ),
+        DatasetInfo(
+            "assistant-quick",
+            "assistant",
+            "quick",
+            "The main job: 8 fixed test episodes of assistant (specagent bench).",
+        ),
         DatasetInfo("bfcl-multi-turn", "bfcl", "multi_turn_base", "BFCL v4 multi-turn base."),
         DatasetInfo(
             "bfcl-multi-turn-long-context",

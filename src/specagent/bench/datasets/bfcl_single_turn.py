@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...tools import Tool, Toolset
+from ...tools import Effect, Tool, Toolset
 from ..episode import Check, EpisodeEnv, TurnRecord, committed_calls
 from .bfcl_ast import Mode, check_calls
 from .bfcl_effects import single_turn_effect
@@ -121,6 +121,29 @@ class BfclSingleTurnEnv(EpisodeEnv):
 
     def context(self) -> str:
         return self.entry.system
+
+    def unrequested_calls(self, turns: Sequence[TurnRecord]) -> int | None:
+        """Committed calls to state-changing functions that match no answer of BFCL's (each
+        answer pairs with at most one call)."""
+        free = list(self.entry.answers)
+        extra = 0
+        for call in committed_calls(turns):
+            tool = self._toolset.get(call.name)
+            if tool is None or tool.effect is Effect.READ_ONLY:
+                continue
+            match = next(
+                (
+                    a
+                    for a in free
+                    if check_calls(self.entry.functions, [(call.name, dict(call.arguments))], [a], "parallel").passed
+                ),
+                None,
+            )
+            if match is None:
+                extra += 1
+            else:
+                free.remove(match)
+        return extra
 
     def check(self, turns: Sequence[TurnRecord]) -> Check:
         calls = [(c.name, dict(c.arguments)) for c in committed_calls(turns)]
