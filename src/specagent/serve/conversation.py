@@ -340,6 +340,8 @@ class ConversationRunner:
         self._config = session_config
         self._inbox: asyncio.Queue[UserSpeech | tuple[str, str] | _Turn] = asyncio.Queue()
         self._turn: _Turn | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.turns_played = 0
 
     @property
@@ -362,7 +364,12 @@ class ConversationRunner:
     # -- from the client ------------------------------------------------------------------------
 
     def hear(self, text: str, final: bool) -> None:
+        self._idle.clear()
         self._inbox.put_nowait(UserSpeech(t=self.clock.now(), text=text, final=final))
+
+    async def idle(self) -> None:
+        """Until no turn is under way and no words wait to be heard."""
+        await self._idle.wait()
 
     def interrupt(self, reason: str) -> None:
         self._inbox.put_nowait(("interrupt", reason))
@@ -440,3 +447,5 @@ class ConversationRunner:
         self._turn = None
         for speech in turn.feed.leftovers():  # heard after the session stopped reading
             self._on_speech(speech)
+        if self._turn is None and self._inbox.empty():
+            self._idle.set()
