@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,60 @@ def test_the_page_streams_a_request_and_shows_calls_and_the_answer(tmp_path: Pat
     assert shot.stat().st_size > 10_000
     if os.environ.get("SPECAGENT_WRITE_DOCS"):  # refresh the screenshot in docs/serve.md
         shutil.copyfile(shot, DOCS_SHOT)
+
+
+def test_the_page_microphone_is_heard(tmp_path: Path) -> None:
+    """Chromium's fake microphone plays a spoken request; the page sends it as PCM."""
+    pytest.importorskip("faster_whisper")
+    from playwright.async_api import async_playwright, expect
+
+    from specagent.serve import ServerClock
+    from specagent.serve.audio import AudioEngines
+    from specagent.voice.audio import Audio, read_wav, write_wav
+    from specagent.voice.errors import VoiceError
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is needed to synthesise test speech")
+    raw = tmp_path / "raw.wav"
+    subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-s", "165", "-w", str(raw), "What is the weather in Paris?"],
+        check=True,
+    )
+    voice = read_wav(raw).resampled(48_000)
+    track = Audio.silence(0.5, 48_000).mixed(voice, 0.5)
+    track = track.mixed(Audio.silence(3.0, 48_000), track.duration_s)
+    wav = tmp_path / "mic.wav"
+    write_wav(wav, track)
+    clock = ServerClock()
+    try:
+        engines = AudioEngines(clock)
+    except VoiceError as exc:
+        pytest.skip(f"voice models not installed: {exc}")
+    hub = Hub(ServeConfig(policy=Policy.ASYNC), ScriptedModels(ttft_s=0.02, token_s=0.01),
+              clock=clock, audio=engines)  # fmt: skip
+    mic_args = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}%noloop",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+
+    async def main() -> tuple[str, str]:
+        async with running(hub) as base, async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS + mic_args)
+            try:
+                page = await browser.new_page()
+                await page.goto(base.replace("ws://", "http://") + "/")
+                await expect(page.locator("#status")).to_have_attribute("data-state", "open")
+                await page.click("#mic")
+                await expect(page.locator("#latency")).to_contain_text("latency", timeout=60_000)
+                return await page.inner_text("#answer"), await page.inner_text("#heard")
+            finally:
+                await browser.close()
+
+    try:
+        answer, heard = asyncio.run(asyncio.wait_for(main(), 120))
+    finally:
+        engines.close()
+    assert answer == "Paris: sunny, 21 C."
+    assert "paris" in heard.lower()

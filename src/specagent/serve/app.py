@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from fastapi import FastAPI, WebSocket
@@ -52,6 +52,9 @@ from .conversation import (
 )
 from .models import ModelProvider, TappedBackend
 from .schema import ReadyMessage, server_message_schema
+
+if TYPE_CHECKING:
+    from .audio import AudioEngines
 
 __all__ = [
     "BindError",
@@ -160,8 +163,11 @@ class Hub:
         models: ModelProvider,
         tools: ToolsFactory | None = None,
         clock: Clock | None = None,
+        audio: AudioEngines | None = None,
     ) -> None:
+        """``audio``: speech models to hear clients' microphones with (voice extra)."""
         self.config = config
+        self.audio = audio
         self.models = models
         self.tools = tools or example_tools()
         self.clock = clock or ServerClock(stored_until(config.store_path))
@@ -183,6 +189,8 @@ class Hub:
 
     async def close(self) -> None:
         await self.models.aclose()
+        if self.audio is not None:
+            self.audio.close()
         if self.store is not None:
             self.store.close()
             self.store = None
@@ -200,6 +208,13 @@ class Hub:
     async def wait_idle(self) -> None:
         """Until no connection is open (tests, shutdown)."""
         await self._idle.wait()
+
+    def _audio_listener(self, connection: Connection) -> Any:
+        from .audio import AudioListener
+
+        assert self.audio is not None
+        runner = connection.runner
+        return AudioListener(self.audio, runner, lambda e: connection.event(runner.turn, e))
 
     async def handle(self, websocket: WebSocket) -> None:
         """Serve one WebSocket client from connect to close."""
@@ -222,6 +237,7 @@ class Hub:
             max_text_chars=config.max_text_chars,
             max_turn_chars=config.max_turn_chars,
             send_timeout_s=config.send_timeout_s,
+            audio=self._audio_listener if self.audio is not None else None,
         )
         backend = TappedBackend(self.models.backend(self.clock), connection.model_delta)
         connection.runner = ConversationRunner(
@@ -238,7 +254,7 @@ class Hub:
                 model=self.models.name,
                 clock_origin_s=loop_time - self.clock.now(),
                 max_text_chars=config.max_text_chars,
-                audio=False,
+                audio=self.audio is not None,
             )
         )
         self.connections.add(connection)
@@ -290,7 +306,7 @@ def create_app(hub: Hub) -> FastAPI:
             default_policy=hub.config.policy.value,
             model=hub.models.name,
             token_required=bool(hub.config.token),
-            audio=False,
+            audio=hub.audio is not None,
         )
 
     @app.get("/schema.json")

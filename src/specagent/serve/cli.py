@@ -42,6 +42,13 @@ def serve(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the example tools' latencies.")] = 0,
+    audio: Annotated[
+        str,
+        typer.Option(
+            help="Hear clients' microphones: auto (when the voice extra and its models are "
+            "installed), on, or off."
+        ),
+    ] = "auto",
 ) -> None:
     """Serve conversations over WebSocket (/ws) and a live page (/)."""
     try:
@@ -69,6 +76,20 @@ def serve(
     except (ModelError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    hub = Hub(config, provider, example_tools(seed), clock)
+    if audio not in ("auto", "on", "off"):
+        err.print(f"[red]error:[/red] --audio must be auto, on or off, not {audio!r}")
+        raise typer.Exit(2)
+    engines = None
+    if audio != "off":
+        try:
+            from .audio import AudioEngines
+
+            engines = AudioEngines(clock)
+        except (ImportError, RuntimeError, OSError) as exc:  # the voice extra or its models
+            if audio == "on":
+                err.print(f"[red]error:[/red] cannot hear audio: {exc}")
+                raise typer.Exit(2) from None
+            err.print(f"[dim]no microphone input: {exc}[/dim]")
+    hub = Hub(config, provider, example_tools(seed), clock, audio=engines)
     err.print(f"specagent serve: http://{host}:{port}/  (model {provider.name}, policy {policy})")
     run(hub, host=host, port=port)

@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pydantic
 from pydantic import BaseModel
@@ -32,6 +34,7 @@ from ..events import Event
 from .conversation import LIVE_POLICIES, ConversationRunner
 from .schema import (
     AnswerMessage,
+    AudioEndIn,
     ErrorCode,
     ErrorMessage,
     InterruptIn,
@@ -42,6 +45,9 @@ from .schema import (
     client_adapter,
     event_message,
 )
+
+if TYPE_CHECKING:
+    from .audio import AudioListener
 
 __all__ = ["Outbox", "Connection", "Hangup"]
 
@@ -108,8 +114,14 @@ class Connection:
         max_turn_chars: int,
         send_timeout_s: float,
         max_bad_messages: int = 20,
+        audio: Callable[[Connection], AudioListener] | None = None,
     ) -> None:
+        """``audio``: makes a connection's listener when the server hears audio (else binary
+        messages are refused)."""
         self.websocket = websocket
+        self._audio_factory = audio
+        self._audio: AudioListener | None = None
+        self._group: asyncio.TaskGroup | None = None
         self.outbox = outbox
         self._max_text = max_text_chars
         self._max_turn = max_turn_chars
@@ -156,6 +168,7 @@ class Connection:
         """Run until the client leaves or is closed; return why it ended."""
         try:
             async with asyncio.TaskGroup() as group:
+                self._group = group
                 group.create_task(self.runner.run(), name="conversation")
                 group.create_task(self._write(), name="writer")
                 group.create_task(self._watch_outbox(), name="outbox-watch")
@@ -180,9 +193,25 @@ class Connection:
                 raise Hangup(None, "client left")
             text = message.get("text")
             if text is None:
-                self._reject("binary_not_supported", "send JSON text messages")
+                self._hear_audio(message.get("bytes") or b"")
                 continue
             self._handle(text)
+
+    def _hear_audio(self, data: bytes) -> None:
+        if self._audio_factory is None:
+            self._reject(
+                "binary_not_supported",
+                "this server takes no audio (it needs the voice extra); send JSON text messages",
+            )
+            return
+        if self._audio is None:
+            assert self._group is not None
+            self._audio = self._audio_factory(self)
+            self._group.create_task(self._audio.run(), name="audio-listener")
+        try:
+            self._audio.feed(data)
+        except ValueError as exc:
+            self._reject("bad_audio", str(exc))
 
     def _handle(self, text: str) -> None:
         try:
@@ -200,7 +229,8 @@ class Connection:
             if first["type"] == "union_tag_invalid":
                 self._reject(
                     "unknown_type",
-                    f"unknown message type {data.get('type')!r}; known: speech, policy, interrupt",
+                    f"unknown message type {data.get('type')!r}; "
+                    "known: speech, policy, interrupt, audio_end",
                 )
             else:
                 where = ".".join(str(p) for p in first["loc"]) or "message"
@@ -226,6 +256,9 @@ class Connection:
             self._set_policy(message.policy)
         elif isinstance(message, InterruptIn):
             self.runner.interrupt(message.reason)
+        elif isinstance(message, AudioEndIn) and self._audio is not None:
+            self._audio.end()  # its task ends once the last utterance is recognised
+            self._audio = None
 
     def _set_policy(self, name: str) -> None:
         try:

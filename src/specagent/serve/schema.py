@@ -28,6 +28,7 @@ from ..events import Event
 
 __all__ = [
     "AnswerMessage",
+    "AudioEndIn",
     "ClientMessage",
     "ErrorCode",
     "ErrorMessage",
@@ -76,11 +77,19 @@ class InterruptIn(_Message):
     reason: str = Field(default="barge-in", max_length=200)
 
 
-ClientMessage = Annotated[SpeechIn | PolicyIn | InterruptIn, Field(discriminator="type")]
+class AudioEndIn(_Message):
+    """The microphone stopped (audio itself comes as binary messages: 16-bit PCM, 16 kHz)."""
+
+    type: Literal["audio_end"]
+
+
+ClientMessage = Annotated[
+    SpeechIn | PolicyIn | InterruptIn | AudioEndIn, Field(discriminator="type")
+]
 
 
 @cache
-def client_adapter() -> pydantic.TypeAdapter[SpeechIn | PolicyIn | InterruptIn]:
+def client_adapter() -> pydantic.TypeAdapter[SpeechIn | PolicyIn | InterruptIn | AudioEndIn]:
     return pydantic.TypeAdapter(ClientMessage)
 
 
@@ -138,6 +147,7 @@ ErrorCode = Literal[
     "text_too_long",
     "message_too_large",
     "binary_not_supported",
+    "bad_audio",
     "unknown_policy",
     "policy_not_live",
     "turn_failed",
@@ -207,12 +217,19 @@ def event_message(event: Event, turn: int, *, effect: str | None = None) -> Even
 
 
 def core_event_classes() -> list[type[Event]]:
-    """Every event class of :mod:`specagent.events` (the runtime's vocabulary)."""
+    """Every event class of :mod:`specagent.events` (the runtime's vocabulary), and the voice
+    activity events a client sending audio receives (when the ``voice`` extra is installed)."""
     found = [
         obj
         for obj in vars(_events).values()
         if isinstance(obj, type) and issubclass(obj, Event) and obj is not Event
     ]
+    try:
+        from ..voice.events import VoiceEnded, VoiceStarted
+    except ImportError:  # pragma: no cover - without the voice extra
+        pass
+    else:
+        found += [VoiceStarted, VoiceEnded]
     return sorted(found, key=lambda c: c.__name__)
 
 

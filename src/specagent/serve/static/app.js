@@ -62,6 +62,46 @@ $("text").addEventListener("keydown", (e) => { if (e.key === "Enter") speak(fals
 $("interrupt").addEventListener("click", () => send({ type: "interrupt", reason: "barge-in" }));
 $("policy").addEventListener("change", (e) => send({ type: "policy", policy: e.target.value }));
 
+// -- the microphone (when the server hears audio) ---------------------------------------------
+
+const mic = { context: null, stream: null };
+
+async function startMic() {
+  mic.stream = await navigator.mediaDevices.getUserMedia({
+    audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true },
+  });
+  mic.context = new AudioContext({ sampleRate: 16000 });
+  await mic.context.audioWorklet.addModule("/static/mic-worklet.js");
+  const source = mic.context.createMediaStreamSource(mic.stream);
+  const capture = new AudioWorkletNode(mic.context, "pcm16-capture");
+  capture.port.onmessage = (e) => {
+    if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(e.data);
+  };
+  const mute = mic.context.createGain();
+  mute.gain.value = 0;  // pulled by the output, heard by nobody
+  source.connect(capture).connect(mute).connect(mic.context.destination);
+  $("mic").dataset.on = "true";
+  $("mic").textContent = "Stop microphone";
+  line(null, "control", "microphone on");
+}
+
+async function stopMic() {
+  if (mic.stream) mic.stream.getTracks().forEach((t) => t.stop());
+  if (mic.context) await mic.context.close();
+  mic.stream = mic.context = null;
+  send({ type: "audio_end" });
+  $("mic").dataset.on = "false";
+  $("mic").textContent = "Microphone";
+  line(null, "control", "microphone off");
+}
+
+if ($("mic")) {
+  $("mic").addEventListener("click", () => {
+    const action = $("mic").dataset.on === "true" ? stopMic() : startMic();
+    action.catch((err) => line(null, "error", `microphone: ${err.message}`));
+  });
+}
+
 // -- what the server says -------------------------------------------------------------------
 
 function line(t, lane, text) {
@@ -172,6 +212,8 @@ const handlers = {
   protocol_error(m) { line(m.t, "error", m.message); },
   interrupt(m) { line(m.t, "control", `interrupt: ${m.reason}`); },
   session_ended(m) { line(m.t, "control", `turn ${m.turn} ended: ${m.reason}`); },
+  voice_started(m) { line(m.t, "user", "(speaking…)"); },
+  voice_ended(m) { line(m.t, "user", "(stopped speaking)"); },
   answer(m) {
     const latency = m.latency_s == null ? "no answer" : `latency ${m.latency_s.toFixed(2)} s`;
     $("latency").textContent = `(${latency}, ${m.policy})`;
