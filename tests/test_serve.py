@@ -453,3 +453,46 @@ def test_a_client_that_never_reads_is_closed_and_others_are_served() -> None:
 
     finished = _run(main())
     assert finished["result"]["part"] == 7
+
+
+async def _http_get(base: str, path: str) -> tuple[int, str]:
+    host, port = base.removeprefix("ws://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    await writer.drain()
+    response = (await reader.read()).decode()
+    writer.close()
+    head, _, body = response.partition("\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_the_schema_is_derived_from_every_event_and_served() -> None:
+    import dataclasses
+
+    from specagent.serve.schema import core_event_classes, event_type_name, wire_model
+
+    classes = core_event_classes()
+    names = {event_type_name(c) for c in classes}
+    assert {"tool_call_held", "tool_call_committed", "answer_delta", "user_speech"} <= names
+    assert "call_event" not in names  # a shared base is not a message of its own
+    for cls in classes:  # every field of every event reaches the client, under the same name
+        fields = set(wire_model(cls).model_fields)
+        assert {f.name for f in dataclasses.fields(cls)} <= fields
+        assert {"type", "t", "turn"} <= fields
+    hub = _hub()
+
+    async def main() -> tuple[tuple[int, str], tuple[int, str], tuple[int, str]]:
+        async with running(hub) as base:
+            return (
+                await _http_get(base, "/schema.json"),
+                await _http_get(base, "/healthz"),
+                await _http_get(base, "/"),
+            )
+
+    (status, body), (health_status, health), (page_status, page) = _run(main())
+    assert status == 200
+    served = json.loads(body)
+    branches = {ref["$ref"].split("/")[-1] for ref in served["server"]["oneOf"]}
+    assert {"ToolCallHeldMessage", "AnswerMessage", "ReadyMessage"} <= branches
+    assert health_status == 200 and json.loads(health)["connections"] == 0
+    assert page_status == 200 and 'id="speak"' in page and 'id="mic"' not in page

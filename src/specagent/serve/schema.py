@@ -230,7 +230,9 @@ def core_event_classes() -> list[type[Event]]:
         pass
     else:
         found += [VoiceStarted, VoiceEnded]
-    return sorted(found, key=lambda c: c.__name__)
+    # a class others derive from (e.g. a shared base of the call events) is never emitted
+    leaves = [c for c in found if not any(o is not c and issubclass(o, c) for o in found)]
+    return sorted(leaves, key=lambda c: c.__name__)
 
 
 @cache
