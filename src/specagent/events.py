@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "Event",
+    "CallEvent",
     "UserSpeech",
     "Brief",
     "ModelOutput",
@@ -131,107 +132,106 @@ class ProtocolError(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ToolCallIssued(Event):
+class CallEvent(Event):
+    """Something that happened to one version of one tool call."""
+
     call_id: int
+    version: int = 0
+    """Which version of the call: 1 for the first, one more for each revision of its id (0
+    where unknown, e.g. in a store written before versions were recorded). Outcomes of an
+    earlier version can arrive after a revision; the version says whose they are."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallIssued(CallEvent):
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
     depends: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
-class ToolCallRevised(Event):
-    call_id: int
+class ToolCallRevised(CallEvent):
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
     depends: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
-class ToolCallRemoved(Event):
-    call_id: int
+class ToolCallRemoved(CallEvent):
+    """The model withdrew a call (and, in cascade, those depending on it)."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class ToolCallHeld(Event):
+class ToolCallHeld(CallEvent):
     """A state-changing call waits for its commit point."""
 
-    call_id: int
     reason: str
 
 
 @dataclass(frozen=True, kw_only=True)
-class ToolCallStarted(Event):
+class ToolCallStarted(CallEvent):
     """A call's tool began to run. ``sandboxed``: on a private copy of its state (nothing real
     changes until it is committed). ``early``: it started before it was committed, so its
     effect may still be dropped or undone (a resumed session needs both to restore it)."""
 
-    call_id: int
     sandboxed: bool = False
     early: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
-class ToolCallFinished(Event):
+class ToolCallFinished(CallEvent):
     """A call returned. ``notify_model`` is False for an earlier version of a revised call."""
 
-    call_id: int
     result: Any = None
     notify_model: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
-class ToolCallFailed(Event):
+class ToolCallFailed(CallEvent):
     """A call ended in error. ``error_type`` is one of: unknown_tool, invalid_arguments,
     tool_error, timeout, dependency_failed."""
 
-    call_id: int
     error: str
     error_type: str
     notify_model: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
-class ToolCallCancelled(Event):
+class ToolCallCancelled(CallEvent):
     """A call was stopped. ``notify_model`` is False when the model itself caused it in a way
     it already knows about (a revision replaces the call under the same id)."""
 
-    call_id: int
     reason: str
     notify_model: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
-class ToolCallCommitted(Event):
+class ToolCallCommitted(CallEvent):
     """A call's effect is final: part of the session's committed outcome."""
-
-    call_id: int
 
 
 @dataclass(frozen=True, kw_only=True)
-class ToolCallCompensated(Event):
+class ToolCallCompensated(CallEvent):
     """A reversible call that ran was undone by its compensating action."""
 
-    call_id: int
     notify_model: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
-class ConfirmationAsked(Event):
+class ConfirmationAsked(CallEvent):
     """A call that needs the user's consent reached its commit point: it was not run, and the
     agent asked ``question`` instead (the turn's answer)."""
 
-    call_id: int
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
     question: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
-class ConfirmationAnswered(Event):
+class ConfirmationAnswered(CallEvent):
     """The user's next words answered a :class:`ConfirmationAsked`: ``granted`` runs the call
     (under its id, as asked), anything else leaves it unrun."""
 
-    call_id: int
     granted: bool
 
 

@@ -52,10 +52,12 @@ __all__ = [
     "ToolExecutor",
     "LatencyFn",
     "ABORTED",
+    "FAILED_NOTHING_TO_UNDO",
     "SESSION_ENDED",
 ]
 
 SESSION_ENDED = "session ended"
+FAILED_NOTHING_TO_UNDO = "withdrawn while running; it failed, so there was nothing to undo"
 ABORTED = "session aborted"
 """Reason given to calls cancelled because the session itself failed or was cancelled: not a
 decision about the call, so a resumed session treats such a call as still in flight."""
@@ -110,6 +112,7 @@ class CallRecord:
     undo_when_done: bool = False
     effect_settled: bool = False  # an effect it had on real state is final (kept or undone)
     call_key: str = ""  # unique to this version of the call (for idempotency keys)
+    version: int = 0  # which version of the call id (1 for the first, +1 per revision)
 
 
 def _jsonable(value: Any) -> Any:
@@ -185,6 +188,7 @@ class ToolExecutor:
         sandboxed: bool = False,
         hold_reason: str = "waiting for commit point",
         call_key: str | None = None,
+        version: int = 0,
     ) -> CallRecord:
         """Start a call (or fail it at once if the tool or its arguments are wrong).
 
@@ -192,6 +196,7 @@ class ToolExecutor:
         on a copy of its tool's :class:`~specagent.sandbox.StateCell`, made real only by
         :meth:`commit`. ``call_key``: unique to this version of the call, passed to a tool
         with an ``idempotency_key`` (default: derived from the id and the submit count).
+        ``version``: which version of the call this is, stamped on its events.
         """
         if self._group is None:
             raise RuntimeError("ToolExecutor.submit() outside 'async with executor'")
@@ -202,7 +207,9 @@ class ToolExecutor:
             and not previous.undo_when_done  # withdrawn while running: undone once it ends
             and not previous.status.terminal
         ):
-            raise ValueError(f"call {call_id} is still in flight; withdraw it before reusing its id")
+            raise ValueError(
+                f"call {call_id} is still in flight; withdraw it before reusing its id"
+            )
         if previous is not None:  # a revision: keep the old call's record and task in view
             self._superseded.append(previous)
             old_task = self._tasks.pop(call_id, None)
@@ -216,6 +223,7 @@ class ToolExecutor:
         rec = CallRecord(call_id, name, dict(arguments), depends, None, self._clock.now())
         self._submits += 1
         rec.call_key = call_key or f"{call_id}.{self._submits}"
+        rec.version = version
         rec.done = loop.create_future()
         self._records[call_id] = rec
         try:
@@ -269,9 +277,7 @@ class ToolExecutor:
         rec = self._records.get(call_id)
         if rec is None or rec.disposition is not None or rec.commit_when_done:
             return None
-        changed_world = (
-            rec.effect is not None and rec.effect.changes_state and not rec.sandboxed
-        )
+        changed_world = rec.effect is not None and rec.effect.changes_state and not rec.sandboxed
         if rec.status is CallStatus.RUNNING and changed_world:
             rec.undo_when_done = True  # let the effect land, then undo it: never half-undone
             return Disposition.COMPENSATED
@@ -286,7 +292,11 @@ class ToolExecutor:
         rec.disposition = Disposition.CANCELLED
         self._emit(
             ToolCallCancelled(
-                t=self._clock.now(), call_id=call_id, reason=reason, notify_model=notify
+                t=self._clock.now(),
+                call_id=call_id,
+                version=rec.version,
+                reason=reason,
+                notify_model=notify,
             )
         )
         return Disposition.CANCELLED
@@ -313,7 +323,9 @@ class ToolExecutor:
         whose disposition is decided, or that never touched real state, has a settled effect.
         """
         if not rec.status.terminal:
-            raise ValueError(f"only ended calls can be restored (call {rec.call_id} is {rec.status})")
+            raise ValueError(
+                f"only ended calls can be restored (call {rec.call_id} is {rec.status})"
+            )
         rec.done = asyncio.get_running_loop().create_future()
         rec.done.set_result(None)
         touched_real_state = (
@@ -326,12 +338,37 @@ class ToolExecutor:
         self._records[rec.call_id] = rec
 
     def undo_restored(self, rec: CallRecord) -> None:
-        """Compensate an earlier version of a call that ran in an earlier run and was never
-        undone (resuming from a stored ledger)."""
+        """Undo an earlier version of a call that ran on the real state in an earlier run and
+        was never undone (resuming from a stored ledger). If its outcome is unknown (it was
+        running), it is first sent again with the same idempotency key, which the tool keeps
+        exactly-once, so the result needed to undo it is known."""
         rec.done = asyncio.get_running_loop().create_future()
         rec.done.set_result(None)
         self._superseded.append(rec)
-        self._start_compensation(rec)
+        if rec.status is CallStatus.DONE:
+            self._start_compensation(rec)
+        else:
+            rec.disposition = Disposition.COMPENSATED
+            self._spawn(self._rerun_and_undo(rec), f"rerun-undo-{rec.call_id}")
+
+    async def _rerun_and_undo(self, rec: CallRecord) -> None:
+        tool = self._toolset[rec.name]
+        try:
+            rec.result = _jsonable(await tool.call(rec.arguments, call_key=rec.call_key))
+        except Exception:  # noqa: BLE001 - it did not take effect: nothing to undo
+            rec.status, rec.disposition = CallStatus.FAILED, Disposition.CANCELLED
+            self._emit(
+                ToolCallCancelled(
+                    t=self._clock.now(),
+                    call_id=rec.call_id,
+                    version=rec.version,
+                    reason=FAILED_NOTHING_TO_UNDO,
+                    notify_model=False,
+                )
+            )
+            return
+        rec.status = CallStatus.DONE
+        await self._compensate(rec)
 
     def cancel(self, call_id: int, reason: str, *, notify: bool = True) -> bool:
         """Cancel a call that has not ended. Returns False if it had already ended.
@@ -376,7 +413,7 @@ class ToolExecutor:
             self._apply_sandbox(rec)
             return
         self._settle_effect(rec)
-        self._emit(ToolCallCommitted(t=self._clock.now(), call_id=rec.call_id))
+        self._emit(ToolCallCommitted(t=self._clock.now(), call_id=rec.call_id, version=rec.version))
 
     def _apply_sandbox(self, rec: CallRecord) -> None:
         tool = self._toolset[rec.name]
@@ -388,7 +425,7 @@ class ToolExecutor:
             self._replaying.append(rec)
             self._spawn(self._replay(rec), f"replay-{rec.call_id}")
             return
-        self._emit(ToolCallCommitted(t=self._clock.now(), call_id=rec.call_id))
+        self._emit(ToolCallCommitted(t=self._clock.now(), call_id=rec.call_id, version=rec.version))
 
     def _undecided_effects(self, cell: Any) -> bool:
         """Whether a call ran unsandboxed on ``cell`` and its effect may still be undone, or a
@@ -438,6 +475,7 @@ class ToolExecutor:
                     ToolCallFailed(
                         t=self._clock.now(),
                         call_id=rec.call_id,
+                        version=rec.version,
                         error=rec.error,
                         error_type=rec.error_type,
                     )
@@ -445,12 +483,20 @@ class ToolExecutor:
             else:
                 if result != rec.result:  # the model saw a different result: the real one
                     rec.result = result
-                    self._emit(ToolCallFinished(t=self._clock.now(), call_id=rec.call_id,
-                                                result=result))
+                    self._emit(
+                        ToolCallFinished(
+                            t=self._clock.now(),
+                            call_id=rec.call_id,
+                            version=rec.version,
+                            result=result,
+                        )
+                    )
             finally:
                 if tool.state is not None:
                     tool.state.touch()
-            self._emit(ToolCallCommitted(t=self._clock.now(), call_id=rec.call_id))
+            self._emit(
+                ToolCallCommitted(t=self._clock.now(), call_id=rec.call_id, version=rec.version)
+            )
         finally:
             self._replaying.remove(rec)
             self._apply_ready_commits()
@@ -470,6 +516,7 @@ class ToolExecutor:
                 ToolCallFailed(
                     t=self._clock.now(),
                     call_id=rec.call_id,
+                    version=rec.version,
                     error=f"compensation failed: {type(exc).__name__}: {exc}",
                     error_type="compensation_failed",
                 )
@@ -480,7 +527,10 @@ class ToolExecutor:
             tool.state.touch()
         self._emit(
             ToolCallCompensated(
-                t=self._clock.now(), call_id=rec.call_id, notify_model=self._is_current(rec)
+                t=self._clock.now(),
+                call_id=rec.call_id,
+                version=rec.version,
+                notify_model=self._is_current(rec),
             )
         )
         self._settle_effect(rec)
@@ -508,8 +558,17 @@ class ToolExecutor:
             if rec.undo_when_done:
                 if status is CallStatus.DONE:
                     self._start_compensation(rec)
-                else:  # it failed: nothing to undo
+                else:  # it failed: nothing to undo, and the ledger says so
                     rec.disposition = Disposition.CANCELLED
+                    self._emit(
+                        ToolCallCancelled(
+                            t=t,
+                            call_id=rec.call_id,
+                            version=rec.version,
+                            reason=FAILED_NOTHING_TO_UNDO,
+                            notify_model=self._is_current(rec),
+                        )
+                    )
             elif rec.commit_when_done:
                 self._settle_commit(rec)
             return
@@ -528,13 +587,20 @@ class ToolExecutor:
         current = self._is_current(rec)
         if status is CallStatus.DONE:
             self._emit(
-                ToolCallFinished(t=t, call_id=rec.call_id, result=result, notify_model=current)
+                ToolCallFinished(
+                    t=t,
+                    call_id=rec.call_id,
+                    version=rec.version,
+                    result=result,
+                    notify_model=current,
+                )
             )
         elif status is CallStatus.FAILED:
             self._emit(
                 ToolCallFailed(
                     t=t,
                     call_id=rec.call_id,
+                    version=rec.version,
                     error=error or "",
                     error_type=error_type or "",
                     notify_model=current,
@@ -542,7 +608,13 @@ class ToolExecutor:
             )
         else:
             self._emit(
-                ToolCallCancelled(t=t, call_id=rec.call_id, reason=error or "", notify_model=notify)
+                ToolCallCancelled(
+                    t=t,
+                    call_id=rec.call_id,
+                    version=rec.version,
+                    reason=error or "",
+                    notify_model=notify,
+                )
             )
 
     async def _run(self, rec: CallRecord, gate: asyncio.Event | None, hold_reason: str) -> None:
@@ -563,20 +635,29 @@ class ToolExecutor:
             try:
                 rec.arguments = tool.validate(resolve_references(rec.arguments, results))
             except (ReferenceError_, ToolError) as exc:
-                self._finish(
-                    rec, CallStatus.FAILED, error=str(exc), error_type="invalid_arguments"
-                )
+                self._finish(rec, CallStatus.FAILED, error=str(exc), error_type="invalid_arguments")
                 return
         if gate is not None and not gate.is_set():
             rec.held = True
-            self._emit(ToolCallHeld(t=self._clock.now(), call_id=rec.call_id, reason=hold_reason))
+            self._emit(
+                ToolCallHeld(
+                    t=self._clock.now(),
+                    call_id=rec.call_id,
+                    version=rec.version,
+                    reason=hold_reason,
+                )
+            )
             await gate.wait()
         rec.status = CallStatus.RUNNING
         rec.started_s = self._clock.now()
         early = rec.disposition is None and not rec.commit_when_done
         self._emit(
             ToolCallStarted(
-                t=rec.started_s, call_id=rec.call_id, sandboxed=rec.sandboxed, early=early
+                t=rec.started_s,
+                call_id=rec.call_id,
+                version=rec.version,
+                sandboxed=rec.sandboxed,
+                early=early,
             )
         )
         try:

@@ -51,7 +51,14 @@ from ..events import (
 from ..executor import ABORTED, CallRecord, CallStatus, Disposition
 from ..tools import Toolset
 
-__all__ = ["RestorePlan", "Resubmit", "plan_restore", "NO_EFFECT", "OUTCOME_UNKNOWN"]
+__all__ = [
+    "NO_EFFECT",
+    "OUTCOME_UNKNOWN",
+    "RestorePlan",
+    "Resubmit",
+    "plan_restore",
+    "version_key",
+]
 
 NO_EFFECT = (
     "the session stopped before this call was committed; it had no effect: "
@@ -65,6 +72,12 @@ EARLIER_VERSION_UNKNOWN = (
     "an earlier version of this call was running when the session stopped; "
     "its effect is unknown and was not undone"
 )
+
+
+def version_key(session_id: str, call_id: int, version: int) -> str:
+    """The idempotency key of one version of a call: the same in every run of the session, so
+    a resumed session that sends it again is deduplicated by a tool that honours keys."""
+    return f"{session_id}:{call_id}:{version}"
 
 
 @dataclass
@@ -126,41 +139,39 @@ def _versions(turn: list[Event]) -> tuple[dict[int, list[_Version]], RestorePlan
 
 
 def _note(versions: list[_Version], event: Event) -> None:
-    """Attach an outcome event to the version it belongs to. Events the model was not told
-    about (``notify_model=False``) after a revision belong to an earlier version."""
+    """Attach an outcome event to the version it belongs to: the one its ``version`` names,
+    or, in a store without versions, the current one (and, for what the model was not told
+    about after a revision, the earlier version still waiting for it)."""
     current = versions[-1]
+    version = getattr(event, "version", 0)
+    if 0 < version <= len(versions):
+        owner = versions[version - 1]
+    elif getattr(event, "notify_model", True) or isinstance(event, ToolCallStarted):
+        owner = current
+    else:
+        owner = next((v for v in reversed(versions[:-1]) if v.started), current)
     if isinstance(event, ToolCallStarted):
-        current.started = event
+        owner.started = event
     elif isinstance(event, (ToolCallFinished, ToolCallFailed)):
-        if event.notify_model:
-            current.outcome = event
-        else:
-            owner = next((v for v in reversed(versions[:-1]) if v.outcome is None), None)
-            if owner is not None:
-                owner.outcome = event
+        owner.outcome = event
     elif isinstance(event, ToolCallCommitted):
-        current.committed = True
+        owner.committed = True
     elif isinstance(event, ToolCallCompensated):
-        if event.notify_model:
-            current.compensated = True
-        else:
-            owner = next(
-                (v for v in reversed(versions[:-1]) if v.started and not v.compensated), None
-            )
-            if owner is not None:
-                owner.compensated = True
+        owner.compensated = True
     elif isinstance(event, ToolCallCancelled) and event.reason != ABORTED:
         # A crash seen as cancellation (ABORTED) decides nothing about the call.
-        current.cancelled = True
+        owner.cancelled = True
 
 
-def _record(version: _Version, toolset: Toolset) -> CallRecord:
+def _record(version: _Version, toolset: Toolset, session_id: str) -> CallRecord:
     call = version.call
     tool = toolset.get(call.name)
     rec = CallRecord(
         call.call_id, call.name, dict(call.arguments), call.depends,
         tool.effect if tool is not None else None, call.t,
     )
+    rec.version = version.number
+    rec.call_key = version_key(session_id, call.call_id, version.number)
     rec.sandboxed = bool(version.started and version.started.sandboxed)
     rec.started_s = version.started.t if version.started else None
     outcome = version.outcome
@@ -174,31 +185,53 @@ def _record(version: _Version, toolset: Toolset) -> CallRecord:
     return rec
 
 
-def plan_restore(turn: list[Event], toolset: Toolset, now: float) -> RestorePlan:
+def plan_restore(
+    turn: list[Event], toolset: Toolset, now: float, session_id: str
+) -> RestorePlan:
     """What a resumed session must restore, run again and record (see the module docstring)."""
     history, plan = _versions(turn)
     for call_id, versions in sorted(history.items()):
         plan.versions[call_id] = len(versions)
         for old in versions[:-1]:
-            _plan_superseded(old, toolset, plan, now)
-        _plan_current(versions[-1], toolset, plan, now)
+            _plan_superseded(old, toolset, plan, now, session_id)
+        _plan_current(versions[-1], toolset, plan, now, session_id)
     return plan
 
 
-def _fail(plan: RestorePlan, call_id: int, now: float, error: str) -> ToolCallFailed:
-    failure = ToolCallFailed(t=now, call_id=call_id, error=error, error_type="interrupted")
+def _fail(plan: RestorePlan, version: _Version, now: float, error: str) -> ToolCallFailed:
+    failure = ToolCallFailed(
+        t=now,
+        call_id=version.call.call_id,
+        version=version.number,
+        error=error,
+        error_type="interrupted",
+    )
     plan.record.append(failure)
     return failure
 
 
-def _plan_current(version: _Version, toolset: Toolset, plan: RestorePlan, now: float) -> None:
+def _note_cancelled(plan: RestorePlan, version: _Version, now: float) -> None:
+    plan.record.append(
+        ToolCallCancelled(
+            t=now,
+            call_id=version.call.call_id,
+            version=version.number,
+            reason="sandbox lost",
+            notify_model=False,
+        )
+    )
+
+
+def _plan_current(
+    version: _Version, toolset: Toolset, plan: RestorePlan, now: float, session_id: str
+) -> None:
     call = version.call
     tool = toolset.get(call.name)
     writes = tool is not None and tool.effect.changes_state
     started = version.started
     sandboxed = bool(started and started.sandboxed)
     if version.committed or version.compensated or version.cancelled:
-        rec = _record(version, toolset)
+        rec = _record(version, toolset, session_id)
         rec.disposition = (
             Disposition.COMMITTED if version.committed
             else Disposition.COMPENSATED if version.compensated
@@ -209,19 +242,15 @@ def _plan_current(version: _Version, toolset: Toolset, plan: RestorePlan, now: f
         plan.restored.append(rec)
         return
     if version.outcome is not None:
-        rec = _record(version, toolset)
+        rec = _record(version, toolset, session_id)
         if writes and sandboxed and rec.status is CallStatus.DONE:
-            version.outcome = _fail(plan, call.call_id, now, NO_EFFECT)
-            rec = _record(version, toolset)
+            version.outcome = _fail(plan, version, now, NO_EFFECT)
+            rec = _record(version, toolset, session_id)
             rec.disposition = Disposition.CANCELLED
-            plan.record.append(
-                ToolCallCancelled(
-                    t=now, call_id=call.call_id, reason="sandbox lost", notify_model=False
-                )
-            )
+            _note_cancelled(plan, version, now)
         elif writes and not sandboxed and started is not None and not started.early:
             rec.disposition = Disposition.COMMITTED  # committed before it ran; say so once
-            plan.record.append(ToolCallCommitted(t=now, call_id=call.call_id))
+            plan.record.append(ToolCallCommitted(t=now, call_id=call.call_id, version=version.number))
         plan.restored.append(rec)
         return
     if started is None or not writes:
@@ -229,27 +258,29 @@ def _plan_current(version: _Version, toolset: Toolset, plan: RestorePlan, now: f
         plan.resubmit.append(Resubmit(call, version.number, commit=False))
         return
     if sandboxed:
-        version.outcome = _fail(plan, call.call_id, now, NO_EFFECT)
-        rec = _record(version, toolset)
+        version.outcome = _fail(plan, version, now, NO_EFFECT)
+        rec = _record(version, toolset, session_id)
         rec.disposition = Disposition.CANCELLED
-        plan.record.append(
-            ToolCallCancelled(t=now, call_id=call.call_id, reason="sandbox lost", notify_model=False)
-        )
+        _note_cancelled(plan, version, now)
         plan.restored.append(rec)
         return
     if tool is not None and tool.idempotency_key is not None:
         # Sent again with the same key: the service keeps the effect exactly once.
         plan.resubmit.append(Resubmit(call, version.number, commit=not started.early))
         return
-    version.outcome = _fail(plan, call.call_id, now, OUTCOME_UNKNOWN)
-    rec = _record(version, toolset)
+    version.outcome = _fail(plan, version, now, OUTCOME_UNKNOWN)
+    rec = _record(version, toolset, session_id)
     rec.disposition = Disposition.COMMITTED  # whatever it did stands; it cannot be undone blindly
-    plan.record.append(ToolCallCommitted(t=now, call_id=call.call_id))
+    plan.record.append(ToolCallCommitted(t=now, call_id=call.call_id, version=version.number))
     plan.restored.append(rec)
 
 
-def _plan_superseded(version: _Version, toolset: Toolset, plan: RestorePlan, now: float) -> None:
-    """An earlier version that ran early on the real state and was not yet undone."""
+def _plan_superseded(
+    version: _Version, toolset: Toolset, plan: RestorePlan, now: float, session_id: str
+) -> None:
+    """An earlier version that ran early on the real state and was not yet undone: undone now
+    (sent again first with its key if it was still running), or, if that cannot be done, its
+    unknown outcome stands and the model is told."""
     tool = toolset.get(version.call.name)
     started = version.started
     if (
@@ -259,19 +290,26 @@ def _plan_superseded(version: _Version, toolset: Toolset, plan: RestorePlan, now
         or started.sandboxed
         or version.compensated
         or version.committed
+        or version.cancelled
     ):
         return
-    if isinstance(version.outcome, ToolCallFinished):
-        rec = _record(version, toolset)
+    finished = isinstance(version.outcome, ToolCallFinished)
+    if isinstance(version.outcome, ToolCallFailed):
+        return  # it failed: nothing to undo (the ledger may lack the cancellation; harmless)
+    if tool.compensate is not None and (finished or tool.idempotency_key is not None):
+        rec = _record(version, toolset, session_id)
+        if not finished:
+            rec.status = CallStatus.RUNNING  # outcome unknown: sent again before it is undone
         plan.compensate.append(rec)
-    elif version.outcome is None:
-        plan.record.append(
-            ToolCallFailed(
-                t=now,
-                call_id=version.call.call_id,
-                error=EARLIER_VERSION_UNKNOWN,
-                error_type="interrupted",
-                notify_model=True,
-            )
+        return
+    call_id, number = version.call.call_id, version.number
+    plan.record.append(
+        ToolCallFailed(
+            t=now,
+            call_id=call_id,
+            version=number,
+            error=EARLIER_VERSION_UNKNOWN,
+            error_type="interrupted",
         )
-
+    )
+    plan.record.append(ToolCallCommitted(t=now, call_id=call_id, version=number))

@@ -88,7 +88,7 @@ from .inbox import Inbox
 from .policies import Policy
 from .prompt import system_prompt
 from .records import SessionConfig, SessionResult, ToolCallReport
-from .resume import plan_restore
+from .resume import plan_restore, version_key
 
 __all__ = ["AgentState", "Session", "SessionConfig", "SessionResult", "ToolCallReport"]
 
@@ -348,7 +348,7 @@ class Session:
         executor = self._executor
         assert executor is not None
         turn = list(self._turn_events())
-        plan = plan_restore(turn, self.toolset, self.clock.now())
+        plan = plan_restore(turn, self.toolset, self.clock.now(), self.ledger.session_id)
         self._speech_count = plan.heard
         self._final_heard = plan.final_heard
         if plan.heard:
@@ -382,6 +382,7 @@ class Session:
                 hold=mechanism is Mechanism.HOLD,
                 sandboxed=mechanism is Mechanism.SANDBOX,
                 call_key=self._call_key(call.call_id),
+                version=again.version,
             )
             if tool is not None and tool.effect.changes_state:
                 if mechanism is Mechanism.RUN_NOW:
@@ -644,6 +645,13 @@ class Session:
         own_id = "id_assigned" not in parsed.tolerated
         tagged = "untagged_answer" not in parsed.tolerated
         if isinstance(action, AnswerAction):
+            if self._speech_count != gen.speech_seen:
+                # The user spoke again while the answer was being written (its last token
+                # raced the barge-in check): it is cut off, as barge-in would have cut it.
+                self._interrupted += 1
+                self._answer_started = None
+                self._set_state(AgentState.LISTENING)
+                return
             if not tagged and self._final_heard and self._awaiting_commit:
                 self._record_output(gen, gen.text)
                 held = ", ".join(str(i) for i in sorted(self._awaiting_commit))
@@ -739,6 +747,7 @@ class Session:
                     ConfirmationAsked(
                         t=self.clock.now(),
                         call_id=call_id,
+                        version=rec.version,
                         name=rec.name,
                         arguments=dict(rec.arguments),
                         question=tool.confirmation_question(rec.arguments),
@@ -781,14 +790,22 @@ class Session:
             )
             if not granted:
                 continue
+            version = self._versions[ask.call_id] = self._versions.get(ask.call_id, 0) + 1
             self._record(
                 ToolCallIssued(
-                    t=self.clock.now(), call_id=ask.call_id, name=ask.name, arguments=ask.arguments
+                    t=self.clock.now(),
+                    call_id=ask.call_id,
+                    version=version,
+                    name=ask.name,
+                    arguments=ask.arguments,
                 )
             )
-            self._versions[ask.call_id] = self._versions.get(ask.call_id, 0) + 1
             executor.submit(
-                ask.call_id, ask.name, ask.arguments, call_key=self._call_key(ask.call_id)
+                ask.call_id,
+                ask.name,
+                ask.arguments,
+                call_key=self._call_key(ask.call_id),
+                version=version,
             )
             executor.commit(ask.call_id)
             if self.policy.one_tool_at_a_time and not executor.records[ask.call_id].status.terminal:
@@ -796,7 +813,7 @@ class Session:
 
     def _call_key(self, call_id: int) -> str:
         """Unique to a version of a call across runs of this session (idempotency keys)."""
-        return f"{self.ledger.session_id}:{call_id}:{self._versions.get(call_id, 1)}"
+        return version_key(self.ledger.session_id, call_id, self._versions.get(call_id, 1))
 
     def _on_tool_call(self, action: ToolCallAction, gen: _Generation) -> bool:
         """Carry out a tool call; False if it asks for nothing new (a repeat, or a revision
@@ -873,16 +890,17 @@ class Session:
         if live:
             executor.withdraw(action.call_id, "revised", notify=False)
             self._awaiting_commit.discard(action.call_id)
+        version = self._versions[action.call_id] = self._versions.get(action.call_id, 0) + 1
         self._record(
             event_type(
                 t=now,
                 call_id=action.call_id,
+                version=version,
                 name=action.name,
                 arguments=action.arguments,
                 depends=action.depends,
             )
         )
-        self._versions[action.call_id] = self._versions.get(action.call_id, 0) + 1
         self._next_id = max(self._next_id, action.call_id + 1)
         mechanism = mechanism_for(
             tool,
@@ -899,6 +917,7 @@ class Session:
             sandboxed=mechanism is Mechanism.SANDBOX,
             hold_reason="state-changing call waits for its commit point",
             call_key=self._call_key(action.call_id),
+            version=version,
         )
         if writes:
             if mechanism is Mechanism.RUN_NOW:  # sync, oracle: the request is complete
@@ -980,7 +999,7 @@ class Session:
             self._record(ProtocolError(t=now, message=problem))
             self._dirty = True
             return
-        self._record(ToolCallRemoved(t=now, call_id=action.call_id))
+        self._record(ToolCallRemoved(t=now, call_id=action.call_id, version=rec.version))
         doomed = [action.call_id]
         for other in sorted(executor.records.values(), key=lambda r: r.call_id):
             if other.disposition is None and any(d in doomed for d in other.depends):
@@ -1004,9 +1023,10 @@ class Session:
     async def _settle(self) -> None:
         """Give every call its final disposition before the session returns.
 
-        After an answer (a commit point for everything still wanted) every remaining call is
-        committed; if the session ended without one, every uncommitted call is withdrawn:
-        cancelled, its sandbox dropped, or compensated.
+        After an answer (a commit point for everything still wanted) every remaining call that
+        has ended is committed, except a state-changing call that never reached its commit
+        point; every other uncommitted call is withdrawn: cancelled, its sandbox dropped, or
+        compensated.
         """
         executor = self._executor
         assert executor is not None
@@ -1014,7 +1034,7 @@ class Session:
         for rec in sorted(executor.records.values(), key=lambda r: r.call_id):
             if rec.disposition is not None or rec.commit_when_done:
                 continue
-            if answered and rec.status.terminal:
+            if answered and rec.status.terminal and rec.call_id not in self._awaiting_commit:
                 executor.commit(rec.call_id)
             else:
                 executor.withdraw(rec.call_id, SESSION_ENDED)

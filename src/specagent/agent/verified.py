@@ -288,7 +288,7 @@ class ReadPool:
             # group that owns it; whoever awaits it raises the tool's error as its own.
             await self._clock.sleep(seconds)
             try:
-                return True, await tool.fn(**arguments)
+                return True, await tool.call(arguments, call_key=f"speculator-{self.started}")
             except Exception as exc:  # noqa: BLE001 - handed to the awaiting call
                 return False, exc
 
@@ -307,7 +307,8 @@ class ReadPool:
             return tool
 
         async def adopting(**arguments: Any) -> Any:
-            handed = self._handed.get(call_key(tool.name, arguments))
+            written = {k: v for k, v in arguments.items() if k != tool.idempotency_key}
+            handed = self._handed.get(call_key(tool.name, written))
             if handed:
                 task = handed.pop(0)
                 try:
