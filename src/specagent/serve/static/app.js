@@ -196,8 +196,9 @@ const handlers = {
   tool_call_removed(m) { setCall(m, "removed"); },
   tool_call_held(m) { setCall(m, "held", "held for its commit point"); },
   tool_call_started(m) {
-    const early = m.early || state.finalT === null;
-    setCall(m, "running", m.sandboxed ? "sandbox" : early ? "early" : "");
+    // "early": before the user finished speaking; "uncommitted": before its commit point
+    const note = state.finalT === null ? "early" : m.early ? "uncommitted" : "";
+    setCall(m, "running", [m.sandboxed ? "sandbox" : "", note].filter(Boolean).join(", "));
   },
   tool_call_finished(m) { setCall(m, "done"); },
   tool_call_failed(m) { setCall(m, "failed", m.error_type); },
