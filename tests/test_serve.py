@@ -496,3 +496,22 @@ def test_the_schema_is_derived_from_every_event_and_served() -> None:
     assert {"ToolCallHeldMessage", "AnswerMessage", "ReadyMessage"} <= branches
     assert health_status == 200 and json.loads(health)["connections"] == 0
     assert page_status == 200 and 'id="speak"' in page and 'id="mic"' not in page
+
+
+def test_a_turn_holds_a_bounded_number_of_characters() -> None:
+    hub = _hub(max_turn_chars=30)
+
+    async def main() -> tuple[list[str], dict[str, Any]]:
+        async with running(hub) as base, Client.connect(base) as client:
+            await client.until("ready")
+            for word in ("weather", "in", "x" * 25):  # the last would take the turn past 30
+                await client.send(type="speech", text=word, final=False)
+            error = await client.until("error")
+            await client.send(type="speech", text="Paris", final=True)
+            await client.until("answer")
+            heard = [m["text"] for m in client.of_type("user_speech")]
+            return heard, error
+
+    heard, error = _run(main())
+    assert error["code"] == "text_too_long" and "30" in error["message"]
+    assert heard == ["weather", "in", "Paris"]

@@ -45,6 +45,7 @@ from .conversation import (
     ConversationBusy,
     ConversationRunner,
     Conversations,
+    ConversationState,
     ConversationTools,
     ToolsFactory,
     UnknownConversation,
@@ -229,11 +230,33 @@ class Hub:
             why = "in use by another connection" if isinstance(exc, ConversationBusy) else "unknown"
             await websocket.close(code=1008, reason=f"conversation {wanted!r} is {why}")
             return
+        ended = Hangup(1011, "internal error")
+        connection: Connection | None = None
+        try:
+            connection = self._connect(websocket, state, resumed)
+            self.connections.add(connection)
+            self._idle.clear()
+            ended = await connection.serve()
+        except Exception:
+            log.exception("conversation %s failed", state.conversation_id)
+        finally:
+            self.hangups.append((state.conversation_id, ended.code, ended.reason))
+            self.conversations.release(state)
+            self.connections.discard(connection)  # type: ignore[arg-type]
+            if not self.connections:
+                self._idle.set()
+        if ended.code is not None:
+            # A client that is not reading may never take the close frame: do not wait for it.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1.0):
+                    await websocket.close(code=ended.code, reason=ended.reason[:120])
+
+    def _connect(self, websocket: WebSocket, state: ConversationState, resumed: bool) -> Connection:
+        """The connection and its conversation runner; queues the ``ready`` message."""
         config = self.config
-        outbox = Outbox(config.send_queue_messages, config.send_queue_bytes)
         connection = Connection(
             websocket,
-            outbox,
+            Outbox(config.send_queue_messages, config.send_queue_bytes),
             max_text_chars=config.max_text_chars,
             max_turn_chars=config.max_turn_chars,
             send_timeout_s=config.send_timeout_s,
@@ -243,7 +266,6 @@ class Hub:
         connection.runner = ConversationRunner(
             state, backend, self.clock, connection, session_config=config.session
         )
-        loop_time = asyncio.get_running_loop().time()
         connection.send(
             ReadyMessage(
                 conversation_id=state.conversation_id,
@@ -252,29 +274,12 @@ class Hub:
                 resumed=resumed,
                 turns=completed_turns(state.ledger),
                 model=self.models.name,
-                clock_origin_s=loop_time - self.clock.now(),
+                clock_origin_s=asyncio.get_running_loop().time() - self.clock.now(),
                 max_text_chars=config.max_text_chars,
                 audio=self.audio is not None,
             )
         )
-        self.connections.add(connection)
-        self._idle.clear()
-        ended = Hangup(1011, "internal error")
-        try:
-            ended = await connection.serve()
-        except Exception:
-            log.exception("conversation %s failed", state.conversation_id)
-        finally:
-            self.hangups.append((state.conversation_id, ended.code, ended.reason))
-            self.conversations.release(state)
-            self.connections.discard(connection)
-            if not self.connections:
-                self._idle.set()
-        if ended.code is not None:
-            # A client that is not reading may never take the close frame: do not wait for it.
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(1.0):
-                    await websocket.close(code=ended.code, reason=ended.reason[:120])
+        return connection
 
 
 _PACKAGE = resources.files("specagent.serve")
