@@ -249,56 +249,76 @@ async def close_cut_turn(ledger: Ledger, toolset: Toolset, clock: Clock, reason:
             ran_on_world.pop(event.call_id, None)
             outcome.pop(event.call_id, None)
             settled.discard(event.call_id)
-        elif isinstance(event, ToolCallStarted):
-            ran_on_world[event.call_id] = not getattr(event, "sandboxed", False)
+            continue
+        call_id = getattr(event, "call_id", None)
+        if call_id not in calls or not _same_version(event, calls[call_id]):
+            continue  # not a call event, or about an earlier version of a revised call
+        if isinstance(event, ToolCallStarted):
+            ran_on_world[call_id] = not getattr(event, "sandboxed", False)
         elif isinstance(event, (ToolCallFinished, ToolCallFailed)) and event.notify_model:
-            outcome[event.call_id] = event
+            outcome[call_id] = event
         elif isinstance(event, ToolCallCancelled) and event.reason == ABORTED:
             # stopped because the session itself stopped: if it was running, it may have acted
-            if event.call_id not in ran_on_world:
-                settled.add(event.call_id)
+            if call_id not in ran_on_world:
+                settled.add(call_id)
         elif isinstance(event, (ToolCallCommitted, ToolCallCompensated, ToolCallCancelled)):
-            settled.add(event.call_id)
+            settled.add(call_id)
     for call_id, call in sorted(calls.items()):
-        if call_id in settled:
-            continue
-        tool = toolset.get(call.name)
-        changes = tool is not None and tool.effect.changes_state
-        ended = outcome.get(call_id)
-        if call_id in ran_on_world and ran_on_world[call_id] and changes and ended is None:
+        if call_id not in settled:
             ledger.append(
-                ToolCallFailed(
-                    t=clock.now(),
-                    call_id=call_id,
-                    error="outcome unknown: the turn stopped while this call ran",
-                    error_type="interrupted",
-                )
+                await _settle(call, ran_on_world, outcome.get(call_id), toolset, clock, reason)
             )
-        elif (
-            ran_on_world.get(call_id)
-            and isinstance(ended, ToolCallFinished)
-            and tool is not None
-            and tool.effect is Effect.REVERSIBLE
-            and tool.compensate is not None
-        ):
-            try:
-                await tool.compensate(dict(call.arguments), ended.result)
-            except Exception as exc:  # the world may still hold the effect: say so
-                ledger.append(
-                    ToolCallFailed(
-                        t=clock.now(),
-                        call_id=call_id,
-                        error=f"compensation failed: {type(exc).__name__}: {exc}",
-                        error_type="compensation_failed",
-                    )
-                )
-            else:
-                if tool.state is not None:
-                    tool.state.touch()
-                ledger.append(ToolCallCompensated(t=clock.now(), call_id=call_id))
-        else:
-            ledger.append(ToolCallCancelled(t=clock.now(), call_id=call_id, reason=reason))
     ledger.append(SessionEnded(t=clock.now(), reason=reason))
+
+
+def _same_version(event: Event, call: ToolCallIssued | ToolCallRevised) -> bool:
+    """Whether ``event`` is about the call's current version (0: unknown, taken as current)."""
+    mine, theirs = getattr(call, "version", 0), getattr(event, "version", 0)
+    return not mine or not theirs or mine == theirs
+
+
+async def _settle(
+    call: ToolCallIssued | ToolCallRevised,
+    ran_on_world: dict[int, bool],
+    ended: Event | None,
+    toolset: Toolset,
+    clock: Clock,
+    reason: str,
+) -> Event:
+    """The event that settles one call of a cut turn (see :func:`close_cut_turn`)."""
+    call_id = call.call_id
+    version = {"version": call.version} if hasattr(call, "version") else {}
+    tool = toolset.get(call.name)
+    ran = ran_on_world.get(call_id, False)
+    if ran and tool is not None and tool.effect.changes_state and ended is None:
+        return ToolCallFailed(
+            t=clock.now(),
+            call_id=call_id,
+            error="outcome unknown: the turn stopped while this call ran",
+            error_type="interrupted",
+            **version,
+        )
+    if (
+        ran
+        and isinstance(ended, ToolCallFinished)
+        and tool is not None
+        and tool.effect is Effect.REVERSIBLE
+        and tool.compensate is not None
+    ):
+        try:
+            await tool.compensate(dict(call.arguments), ended.result)
+        except Exception as exc:  # the world may still hold the effect: say so
+            return ToolCallFailed(
+                t=clock.now(),
+                call_id=call_id,
+                error=f"compensation failed: {type(exc).__name__}: {exc}",
+                error_type="compensation_failed",
+                **version,
+            )
+        if tool.state is not None:
+            tool.state.touch()
+        return ToolCallCompensated(t=clock.now(), call_id=call_id, **version)
+    return ToolCallCancelled(t=clock.now(), call_id=call_id, reason=reason, **version)
 
 
 class TurnListener(Protocol):
