@@ -37,13 +37,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ..events import (
     AnswerCompleted,
+    AnswerSuppressed,
+    ConfirmationAsked,
     Event,
+    ModelOutput,
+    ProtocolError,
     ToolCallCancelled,
     ToolCallCommitted,
     ToolCallCompensated,
     ToolCallFailed,
     ToolCallFinished,
     ToolCallIssued,
+    ToolCallRemoved,
     ToolCallRevised,
     ToolCallStarted,
     UserSpeech,
@@ -91,6 +96,7 @@ class _Version:
     committed: bool = False
     compensated: bool = False
     cancelled: bool = False
+    removed: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,10 @@ class RestorePlan:
     """Earlier versions whose effect must still be undone."""
     versions: dict[int, int] = field(default_factory=dict)
     """How many versions of each call id were issued (for idempotency keys)."""
+    removed: list[int] = field(default_factory=list)
+    """Calls the model removed whose withdrawal the crash interrupted (to withdraw again)."""
+    unacted: ModelOutput | None = None
+    """The turn's last output, if nothing it caused was recorded (to carry out now)."""
 
 
 def _versions(turn: list[Event]) -> tuple[dict[int, list[_Version]], RestorePlan]:
@@ -130,6 +140,8 @@ def _versions(turn: list[Event]) -> tuple[dict[int, list[_Version]], RestorePlan
             plan.final_heard = event.final
         elif isinstance(event, AnswerCompleted):
             plan.answered = event
+        elif isinstance(event, ToolCallRemoved) and event.call_id in history:
+            history[event.call_id][-1].removed = True
         elif isinstance(event, (ToolCallIssued, ToolCallRevised)):
             versions = history.setdefault(event.call_id, [])
             versions.append(_Version(event, len(versions) + 1))
@@ -190,12 +202,39 @@ def plan_restore(
 ) -> RestorePlan:
     """What a resumed session must restore, run again and record (see the module docstring)."""
     history, plan = _versions(turn)
+    plan.unacted = _unacted(turn)
     for call_id, versions in sorted(history.items()):
         plan.versions[call_id] = len(versions)
         for old in versions[:-1]:
             _plan_superseded(old, toolset, plan, now, session_id)
         _plan_current(versions[-1], toolset, plan, now, session_id)
+        current = versions[-1]
+        if current.removed and not (current.committed or current.compensated or current.cancelled):
+            plan.removed.append(call_id)
     return plan
+
+
+_DECISIONS = (
+    ToolCallIssued,
+    ToolCallRevised,
+    ToolCallRemoved,
+    ProtocolError,
+    AnswerCompleted,
+    AnswerSuppressed,
+    ConfirmationAsked,
+)
+
+
+def _unacted(turn: list[Event]) -> ModelOutput | None:
+    """The turn's last complete output if no decision it led to was recorded (the crash came
+    between the output and its effects). A pause or a repeated call records none either, and
+    carrying one out again changes nothing, so it is simply done again."""
+    for event in reversed(turn):
+        if isinstance(event, _DECISIONS):
+            return None
+        if isinstance(event, ModelOutput) and not event.interrupted:
+            return event
+    return None
 
 
 def _fail(plan: RestorePlan, version: _Version, now: float, error: str) -> ToolCallFailed:
@@ -283,19 +322,26 @@ def _plan_superseded(
     unknown outcome stands and the model is told."""
     tool = toolset.get(version.call.name)
     started = version.started
+    if version.compensated or version.committed or version.cancelled:
+        return
     if (
         tool is None
         or not tool.effect.changes_state
         or started is None
         or started.sandboxed
-        or version.compensated
-        or version.committed
-        or version.cancelled
-    ):
+        or isinstance(version.outcome, ToolCallFailed)
+    ):  # revised away with no effect on the real state, but the crash came first
+        plan.record.append(
+            ToolCallCancelled(
+                t=now,
+                call_id=version.call.call_id,
+                version=version.number,
+                reason="revised",
+                notify_model=False,
+            )
+        )
         return
     finished = isinstance(version.outcome, ToolCallFinished)
-    if isinstance(version.outcome, ToolCallFailed):
-        return  # it failed: nothing to undo (the ledger may lack the cancellation; harmless)
     if tool.compensate is not None and (finished or tool.idempotency_key is not None):
         rec = _record(version, toolset, session_id)
         if not finished:

@@ -162,6 +162,7 @@ class _Generation:
     speech_seen: int = 0  # user speech events recorded when it began (later ones it has not heard)
     token_ends: list[tuple[int, float]] = field(default_factory=list)
     outcome: str = "complete"  # complete | interrupted | suppressed
+    recorded: bool = False  # its ModelOutput is already in the ledger (resume re-acts it)
     answer_sent: int = 0  # characters of the answer already recorded as AnswerDelta events
 
 
@@ -391,6 +392,10 @@ class Session:
                     self._awaiting_commit.add(call.call_id)
             if self.policy.one_tool_at_a_time and not executor.records[call.call_id].status.terminal:
                 self._awaiting = call.call_id
+        for call_id in plan.removed:  # removed, but the crash came before every withdrawal
+            self._withdraw_cascade(call_id)
+        if plan.unacted is not None and plan.answered is None:
+            self._react(plan.unacted, turn)
         if plan.answered is not None:  # the answer was complete: only the ending is left
             self._answer = plan.answered.text
             self._answer_done = plan.answered.t
@@ -401,6 +406,23 @@ class Session:
         if self.policy.streams_partial_speech and not self._final_heard:
             return plan.heard
         return 10**9 if self._final_heard else 0
+
+    def _react(self, output: ModelOutput, turn: list[Event]) -> None:
+        """Carry out the action of the turn's last output, which the crash stopped before any
+        of its effects were recorded. Only speech recorded before the generation began counts
+        as heard, so a held call never commits on words the model may not have seen."""
+        index = turn.index(output)
+        speech = [e for e in turn[:index] if isinstance(e, UserSpeech)]
+        seen = [e for e in speech if e.t < output.started_t]
+        gen = _Generation(
+            text=output.text,
+            tokens=output.tokens,
+            started_t=output.started_t,
+            saw_final=bool(seen) and seen[-1].final,
+            speech_seen=len(seen),
+            recorded=True,
+        )
+        self._act(gen)
 
     # -- speech -----------------------------------------------------------------------------
 
@@ -887,10 +909,9 @@ class Session:
             self._dirty = self._final_heard  # after the final words: act now (ask the user)
             return True
         event_type = ToolCallRevised if existing is not None else ToolCallIssued
-        if live:
-            executor.withdraw(action.call_id, "revised", notify=False)
-            self._awaiting_commit.discard(action.call_id)
         version = self._versions[action.call_id] = self._versions.get(action.call_id, 0) + 1
+        # The decision is recorded before anything follows from it, so a crash in between
+        # leaves a ledger that says what to finish (agent/resume.py).
         self._record(
             event_type(
                 t=now,
@@ -901,6 +922,9 @@ class Session:
                 depends=action.depends,
             )
         )
+        if live:
+            executor.withdraw(action.call_id, "revised", notify=False)
+            self._awaiting_commit.discard(action.call_id)
         self._next_id = max(self._next_id, action.call_id + 1)
         mechanism = mechanism_for(
             tool,
@@ -1000,19 +1024,23 @@ class Session:
             self._dirty = True
             return
         self._record(ToolCallRemoved(t=now, call_id=action.call_id, version=rec.version))
-        doomed = [action.call_id]
+        self._withdraw_cascade(action.call_id)
+        self._dirty = True
+
+    def _withdraw_cascade(self, removed: int) -> None:
+        """Withdraw call ``removed`` and every undecided call that depends on it."""
+        executor = self._executor
+        assert executor is not None
+        doomed = [removed]
         for other in sorted(executor.records.values(), key=lambda r: r.call_id):
             if other.disposition is None and any(d in doomed for d in other.depends):
                 doomed.append(other.call_id)
         for call_id in doomed:
             reason = (
-                "removed by the model"
-                if call_id == action.call_id
-                else f"depends on removed call {action.call_id}"
+                "removed by the model" if call_id == removed else f"depends on removed call {removed}"
             )
             executor.withdraw(call_id, reason)
             self._awaiting_commit.discard(call_id)
-        self._dirty = True
 
     # -- ending -----------------------------------------------------------------------------
 
@@ -1058,6 +1086,8 @@ class Session:
             self._observer(event)
 
     def _record_output(self, gen: _Generation, text: str, *, interrupted: bool = False) -> None:
+        if gen.recorded:  # re-acting an output a crash left without its effects
+            return
         self._record(
             ModelOutput(
                 t=self.clock.now(),
