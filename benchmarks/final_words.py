@@ -17,7 +17,16 @@ three classes:
 
     .venv/bin/python benchmarks/final_words.py --out docs/final-words.json \
         --dataset bfcl-simple --dataset bfcl-multiple --dataset bfcl-parallel \
-        --dataset bfcl-parallel-multiple --dataset bfcl-live-multiple
+        --dataset bfcl-parallel-multiple --dataset bfcl-live-multiple --dataset assistant
+
+For the ``assistant`` suite (both splits; ``--split`` narrows it) every ground-truth call of
+every turn is classified against that turn's speech, with two differences that follow from
+its tools: a value may also come from an earlier call's result (an e-mail address, a flight
+number), which counts as known once that earlier call could start (tool latency ignored, so
+this is an upper bound on the head start); and values are matched by meaning where the tools
+read them by meaning (see :mod:`assistant_heard`): "on Friday" gives the date 2026-06-05,
+"at seven" the time 19:00. Free text the model composes (a message's words, a title, a search
+query) is not checked.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -70,12 +80,20 @@ def measure(dataset: str, limit: int | None, wpm: float, chunk_words: int) -> di
     return {"summary": summary, "calls": rows}
 
 
+def _assistant_module():
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import assistant_heard  # benchmarks/assistant_heard.py
+
+    return assistant_heard
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", action="append", help="repeatable (default bfcl-simple)")
     parser.add_argument("--limit", type=int, default=None, help="first N episodes (default all)")
     parser.add_argument("--wpm", type=float, default=150.0)
     parser.add_argument("--chunk-words", type=int, default=3)
+    parser.add_argument("--split", default=None, help="assistant only: train or test (default both)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
@@ -85,7 +103,10 @@ def main() -> None:
     }
     for dataset in args.dataset or ["bfcl-simple"]:
         try:
-            result = measure(dataset, args.limit, args.wpm, args.chunk_words)
+            if dataset == "assistant":
+                result = _assistant_module().measure(args.split, args.wpm, args.chunk_words)
+            else:
+                result = measure(dataset, args.limit, args.wpm, args.chunk_words)
         except UnknownDataset as exc:
             raise SystemExit(str(exc)) from None
         report["datasets"][dataset] = result

@@ -248,15 +248,18 @@ def test_values_are_read_as_people_write_them() -> None:
 
 def test_tools_refuse_bad_input_with_a_message_the_model_can_act_on() -> None:
     world = World()
-    with pytest.raises(WorldError, match="find_contact"):
-        world.send_email("Maria", "Hi", "Hello")
+    with pytest.raises(WorldError, match="neither an e-mail address nor a contact"):
+        world.send_email("Mariah", "Hi", "Hello")
     with pytest.raises(WorldError, match="known cities"):
         world.weather("Atlantis", "today")
-    with pytest.raises(WorldError, match="find_contact"):
-        world.directions("home", "Maria")
+    with pytest.raises(WorldError, match="contact's name"):
+        world.directions("home", "the moon")
     with pytest.raises(WorldError, match="search_flights"):
         world.book_flight("XX999")
     assert world.log == []
+    # a contact's name works where a mail or maps app would resolve it
+    assert world.send_email("Maria", "Hi", "Hello")["to"] == "maria.lopez@example.com"
+    assert world.directions("home", "Lena's place")["to"] == "15 Charles Street, Boston"
 
 
 def test_a_compensated_reservation_leaves_no_effect() -> None:

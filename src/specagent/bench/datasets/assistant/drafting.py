@@ -193,8 +193,8 @@ def reminder_want(iso: str, hhmm: str, *groups: tuple[str, ...]) -> Want:
 
 
 def duration_fact(origin: str, destination: str, mode: str = "driving") -> Fact:
-    d = REF.directions(origin, destination, mode)
-    return number(f"{mode} time in minutes", d["duration_minutes"])
+    d = REF.directions(origin, destination)
+    return number(f"{mode} time in minutes", d["minutes"][mode])
 
 
 def event_facts(iso: str) -> tuple[Fact, ...]:

@@ -18,9 +18,11 @@ from .world import World
 __all__ = ["AssistantEnv", "CONTEXT"]
 
 CONTEXT = (
-    "Today is Monday, 2026-06-01. Call only the tools this request needs. As soon as the "
-    "tool results answer the request, reply with <answer>; never call a tool the user did "
-    "not ask for."
+    "Today is Monday, 2026-06-01. Make one tool call for each thing the user asks for, one at a "
+    "time; an action the user asks for needs its own tool call, after any lookup it depends on. "
+    "When every part of the request has its tool result, reply with <answer> using those "
+    "results. Never call a tool for something the user did not ask for, and never make up a "
+    "result."
 )
 
 

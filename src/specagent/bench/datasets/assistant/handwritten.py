@@ -113,7 +113,7 @@ def _find_files(query: str) -> Call:
 
 
 def _share(file_name: str, person: seed.Contact) -> tuple[Call, Want]:
-    return (Call("share_file", {"file_name": file_name, "email": person.email}),
+    return (Call("share_file", {"file_name": file_name, "email": person.first}),
             Want("share", {"file": Is(file_name), "email": Is(person.email)}))  # fmt: skip
 
 
@@ -122,7 +122,7 @@ def _lookups() -> list[EpisodeSpec]:
     return [
         hw(1, "lookup", [turn("Is it going to rain in Seattle this weekend, on Saturday?", [weather_call("Seattle", SAT)], [condition(w["condition"])])]),
         hw(2, "lookup", [turn("I have a meeting at the office later. How long will it take me to walk there from home?",
-                              [Call("get_directions", {"origin": "home", "destination": "work", "mode": "walking"})], [duration_fact("home", "work", "walking")])]),
+                              [Call("get_directions", {"origin": "home", "destination": "work"})], [duration_fact("home", "work", "walking")])]),
         hw(3, "lookup", [turn("What's Grace's phone number? I need to call the dentist's office.", [contact_call(C["Grace"])], [phone_fact(C["Grace"])])]),
         hw(4, "lookup", [turn("Did Sam send me anything about the slides for Friday? What time is the demo?",
                               [Call("search_emails", {"query": "slides"})], [time("demo time", "11:00")])]),
@@ -137,8 +137,8 @@ def _lookups() -> list[EpisodeSpec]:
                               [Call("find_restaurants", {"city": "Boston", "cuisine": "sushi"})], [street(_restaurant("Oishii Sushi").address)])]),
         hw(10, "lookup", [turn("Do I have anything going on Saturday evening?", [Call("get_calendar", {"date": SAT})], [said("event", "birthday")])]),
         hw(11, "lookup", [turn("How far is Fenway Park from my office if I bike?",
-                               [Call("get_directions", {"origin": "work", "destination": "Fenway Park", "mode": "cycling"})],
-                               [number("distance in km", REF.directions("work", "Fenway Park", "cycling")["distance_km"])])]),
+                               [Call("get_directions", {"origin": "work", "destination": "Fenway Park"})],
+                               [number("distance in km", REF.directions("work", "Fenway Park")["distance_km"])])]),
         hw(12, "lookup", [turn("What's Elena's email? I want to ask her about book club.", [contact_call(C["Elena"])], [email_fact(C["Elena"])])]),
     ]  # fmt: skip
 
@@ -172,10 +172,10 @@ def _chains() -> list[EpisodeSpec]:
     deck_ben, deck_ben_want = _share("Client deck.pptx", C["Ben"])
     miami = REF.weather("Miami", TOMORROW)
     return [
-        hw(18, "chain", [turn("Email Priya that I'll have the revised numbers ready for Thursday.",
-                              [contact_call(C["Priya"]), Call("send_email", {"to": C["Priya"].email, "subject": "Revised numbers", "body": "I'll have the revised numbers ready for Thursday."})])],
+        hw(18, "write", [turn("Email Priya that I'll have the revised numbers ready for Thursday.",
+                              [Call("send_email", {"to": "Priya", "subject": "Revised numbers", "body": "I'll have the revised numbers ready for Thursday."})])],
            (email_want(C["Priya"], ("numbers",), ("thursday",)),)),
-        hw(19, "chain", [turn("Can you share the lease agreement with my sister? She's Lena.", [_find_files("lease"), contact_call(C["Lena"]), lease])], (lease_want,)),
+        hw(19, "chain", [turn("Can you share the lease agreement with my sister? She's Lena.", [_find_files("lease"), lease])], (lease_want,)),
         hw(20, "chain", [turn("Book me the cheapest flight to Seattle on Sunday out of Boston.",
                               [flight_call("Boston", "Seattle", SUN), Call("book_flight", {"flight_number": seattle["flight_number"]})])], (_flight(seattle["flight_number"]),)),
         hw(21, "chain", [turn("Get me a table at the best sushi place in Seattle, Saturday at 8, for two.",
@@ -183,8 +183,8 @@ def _chains() -> list[EpisodeSpec]:
         hw(22, "chain", [turn("Text Omar the address of Harbor Oyster so he can meet me there.",
                               [Call("find_restaurants", {"city": "Boston"}), Call("send_message", {"to": "Omar", "text": _restaurant("Harbor Oyster").address})])],
            (message_want(C["Omar"], ("1 atlantic",)),)),
-        hw(23, "chain", [turn("How long is the bike ride from my place to Hana's?",
-                              [contact_call(C["Hana"]), Call("get_directions", {"origin": "home", "destination": C["Hana"].address, "mode": "cycling"})],
+        hw(23, "lookup", [turn("How long is the bike ride from my place to Hana's?",
+                              [Call("get_directions", {"origin": "home", "destination": "Hana"})],
                               [duration_fact("home", C["Hana"].address, "cycling")])]),
         hw(24, "chain", [turn("Send Jordan the wifi password, they're house-sitting tomorrow.",
                               [Call("search_notes", {"query": "wifi"}), Call("send_message", {"to": "Jordan", "text": "bluefalcon42"})])],
@@ -196,21 +196,21 @@ def _chains() -> list[EpisodeSpec]:
         hw(26, "chain", [turn("My mom's birthday party is Saturday; remind me two hours before it starts to pick up the cake.",
                               [Call("get_calendar", {"date": SAT}), Call("create_reminder", {"text": "Pick up the cake", "date": SAT, "time": "16:00"})])],
            (reminder_want(SAT, "16:00", ("cake",)),)),
-        hw(27, "chain", [turn("Email Marcus to say I can't make Tuesday's tennis practice.",
-                              [contact_call(C["Marcus"]), Call("send_email", {"to": C["Marcus"].email, "subject": "Tennis", "body": "I can't make Tuesday's tennis practice."})])],
+        hw(27, "write", [turn("Email Marcus to say I can't make Tuesday's tennis practice.",
+                              [Call("send_email", {"to": "Marcus", "subject": "Tennis", "body": "I can't make Tuesday's tennis practice."})])],
            (email_want(C["Marcus"], ("tennis", "practice")),)),
         hw(28, "chain", [turn("Look up Nina's address and text it to Alex.",
                               [contact_call(C["Nina"]), Call("send_message", {"to": "Alex", "text": C["Nina"].address})])], (message_want(C["Alex"], ("18 elm",)),)),
         hw(29, "chain", [turn("Book the earliest flight from Boston to New York on Wednesday.",
                               [flight_call("Boston", "New York", WED), Call("book_flight", {"flight_number": ny["flight_number"]})])], (_flight(ny["flight_number"]),)),
         hw(30, "chain", [turn("What's the forecast in Miami tomorrow? Email it to David.",
-                              [weather_call("Miami", TOMORROW), contact_call(C["David"]),
-                               Call("send_email", {"to": C["David"].email, "subject": "Miami forecast", "body": f"{miami['condition']}, high {miami['high_c']} C"})],
+                              [weather_call("Miami", TOMORROW),
+                               Call("send_email", {"to": "David", "subject": "Miami forecast", "body": f"{miami['condition']}, high {miami['high_c']} C"})],
                               weather_facts("Miami", TOMORROW))],
            (email_want(C["David"], (*seed.CONDITION_WORDS[miami["condition"]], str(miami["high_c"]))),)),
         hw(31, "chain", [turn("Reserve the top-rated Italian place in Chicago for six on Friday at 7:30.",
                               [Call("find_restaurants", {"city": "Chicago", "cuisine": "italian"}), pequod])], (pequod_want,)),
-        hw(32, "chain", [turn("Share the client deck with Sam and Ben.", [_find_files("deck"), contact_call(C["Sam"]), contact_call(C["Ben"]), deck_sam, deck_ben])],
+        hw(32, "chain", [turn("Share the client deck with Sam and Ben.", [_find_files("deck"), deck_sam, deck_ben])],
            (deck_sam_want, deck_ben_want)),
     ]  # fmt: skip
 
@@ -231,7 +231,7 @@ def _reads_and_writes() -> list[EpisodeSpec]:
                                    [Call("get_calendar", {"date": FRI}), Call("add_calendar_event", {"title": "Lunch with Alex", "date": THU, "time": "12:30"})],
                                    event_facts(FRI))], (event_want(THU, "12:30", ("alex",)),)),
         hw(37, "read_write", [turn("How long will it take to get to the airport by transit? Also, remind me at 6 am tomorrow to pack.",
-                                   [Call("get_directions", {"origin": "home", "destination": "Logan Airport", "mode": "transit"}),
+                                   [Call("get_directions", {"origin": "home", "destination": "Logan Airport"}),
                                     Call("create_reminder", {"text": "Pack", "date": TOMORROW, "time": "06:00"})],
                                    [duration_fact("home", "Logan Airport", "transit")])], (reminder_want(TOMORROW, "06:00", ("pack",)),)),
         hw(38, "write", [turn("It's freezing in here, bump the thermostat up to 23.", [Call("set_thermostat", {"temperature_c": 23})])],
@@ -249,8 +249,8 @@ def _reads_and_writes() -> list[EpisodeSpec]:
         hw(44, "write", [turn("Send a text to 617-555-0199 saying the package is at the front desk.",
                               [Call("send_message", {"to": "617-555-0199", "text": "The package is at the front desk."})])],
            (Want("message", {"to": Is("6175550199"), "text": Has((("package",),))}),)),
-        hw(45, "write", [turn("Please set the thermostat to 22 degrees and set an alarm for 7 labeled gym.",
-                              [Call("set_thermostat", {"temperature_c": 22}), Call("set_alarm", {"time": "07:00", "label": "gym"})])],
+        hw(45, "write", [turn("Please set the thermostat to 22 degrees and set an alarm for 7 for the gym.",
+                              [Call("set_thermostat", {"temperature_c": 22}), Call("set_alarm", {"time": "07:00"})])],
            (Want("thermostat", {"temperature_c": Is(22)}), Want("alarm", {"time": Is("07:00")}))),
     ]  # fmt: skip
 
@@ -273,11 +273,11 @@ def _spoken() -> list[EpisodeSpec]:
                               [Call("create_reminder", {"text": "Call the landlord", "date": TOMORROW, "time": "11:00"})])],
            (reminder_want(TOMORROW, "11:00", ("landlord",)),), ("10:00",), spoken=True),
         hw(52, "lookup", [turn("Um, what's Alex's, you know, email? No wait, I meant their phone number.", [contact_call(C["Alex"])], [phone_fact(C["Alex"])])], spoken=True),
-        hw(53, "chain", [turn("So, uh, email Chris, um, that the code review, uh, can wait till Thursday.",
-                              [contact_call(C["Chris"]), Call("send_email", {"to": C["Chris"].email, "subject": "Code review", "body": "The code review can wait till Thursday."})])],
+        hw(53, "write", [turn("So, uh, email Chris, um, that the code review, uh, can wait till Thursday.",
+                              [Call("send_email", {"to": "Chris", "subject": "Code review", "body": "The code review can wait till Thursday."})])],
            (email_want(C["Chris"], ("review",), ("thursday",)),), spoken=True),
         hw(54, "lookup", [turn("Er, how long to drive to, um, Fenway Park? No, make that South Station.",
-                               [Call("get_directions", {"origin": "home", "destination": "South Station", "mode": "driving"})], [duration_fact("home", "South Station")])], spoken=True),
+                               [Call("get_directions", {"origin": "home", "destination": "South Station"})], [duration_fact("home", "South Station")])], spoken=True),
         hw(55, "write", [turn("Add, uh, a haircut on, um, Tuesday, no, Wednesday at 4 pm.", [Call("add_calendar_event", {"title": "Haircut", "date": WED, "time": "16:00"})])],
            (event_want(WED, "16:00", ("haircut",)),), (TUE,), spoken=True),
     ]  # fmt: skip
@@ -294,7 +294,7 @@ def _conversations() -> list[EpisodeSpec]:
         hw(56, "parallel", [turn("Which restaurant has the best rating in Austin?", [Call("find_restaurants", {"city": "Austin"})], [said("restaurant", lone_star["name"])]),
                             turn("Cool, what's the weather there on Saturday?", [weather_call("Austin", SAT)], weather_facts("Austin", SAT))]),
         hw(57, "chain", [turn("What's my sister Lena's address?", [contact_call(lena)], [street(lena.address)]),
-                         turn("How long would it take to walk there from home?", [Call("get_directions", {"origin": "home", "destination": lena.address, "mode": "walking"})],
+                         turn("How long would it take to walk there from home?", [Call("get_directions", {"origin": "home", "destination": lena.address})],
                               [duration_fact("home", lena.address, "walking")])]),
         hw(58, "write", [turn("Set an alarm for 6:30.", [Call("set_alarm", {"time": "06:30"})]),
                          turn("Oh, and remind me at 7 to take my vitamins.", [Call("create_reminder", {"text": "Take my vitamins", "date": TODAY, "time": "07:00"})])],
@@ -324,7 +324,7 @@ def _conversations() -> list[EpisodeSpec]:
            (event_want(TOMORROW, "07:00", ("gym",)),), spoken=True),
         hw(67, "parallel", [turn("How warm is it in Miami today?", [weather_call("Miami", TODAY)], weather_facts("Miami", TODAY, high_only=True)),
                             turn("And tomorrow?", [weather_call("Miami", TOMORROW)], weather_facts("Miami", TOMORROW, high_only=True))]),
-        hw(68, "chain", [turn("Share the project plan with Priya.", [_find_files("project plan"), contact_call(priya), plan]),
+        hw(68, "chain", [turn("Share the project plan with Priya.", [_find_files("project plan"), plan]),
                          turn("And email her that it's ready for review.", [Call("send_email", {"to": priya.email, "subject": "Project plan", "body": "It's ready for review."})])],
            (plan_want, email_want(priya, ("review",)))),
     ]  # fmt: skip
@@ -333,3 +333,37 @@ def _conversations() -> list[EpisodeSpec]:
 HANDWRITTEN: tuple[EpisodeSpec, ...] = tuple(
     _lookups() + _parallel() + _chains() + _reads_and_writes() + _spoken() + _conversations()
 )
+
+
+def _long() -> list[EpisodeSpec]:
+    chicago = cheapest_flight("Boston", "Chicago", TUE)
+    bangkok, bangkok_want = _reserve("Bangkok Garden", TUE, "20:00", 2)
+    deck = [_share("Client deck.pptx", C[n]) for n in ("Sam", "Ben", "Tom")]
+    cities = ("Seattle", "Denver", "Miami", "Austin")
+    names = ("Maria", "Tom", "Lena")
+    return [
+        hw(69, "parallel", [turn("Give me the Friday forecast for Seattle, Denver, Miami and Austin.",
+                                 [weather_call(c, FRI) for c in cities], [f for c in cities for f in weather_facts(c, FRI)])]),
+        hw(70, "chain", [turn("Share the client deck with Sam, Ben and Tom.", [_find_files("deck"), *(c for c, _ in deck)])],
+           tuple(w for _, w in deck)),
+        hw(71, "write", [turn("Text Maria, Tom and Lena that dinner is at seven, and set an alarm for 6:30.",
+                              [*(Call("send_message", {"to": n, "text": "Dinner is at seven."}) for n in names),
+                               Call("set_alarm", {"time": "06:30"})])],
+           (*(message_want(C[n], ("dinner",), ("7", "19:00")) for n in names), Want("alarm", {"time": Is("06:30")}))),
+        hw(72, "chain", [turn("Book the cheapest flight from Boston to Chicago on Tuesday, get me a table for two at the best Thai "
+                              "place in Chicago that evening at 8, and text Maria the flight number.",
+                              [flight_call("Boston", "Chicago", TUE), Call("book_flight", {"flight_number": chicago["flight_number"]}),
+                               Call("find_restaurants", {"city": "Chicago", "cuisine": "thai"}), bangkok,
+                               Call("send_message", {"to": "Maria", "text": chicago["flight_number"]})])],
+           (_flight(chicago["flight_number"]), bangkok_want, message_want(C["Maria"], (chicago["flight_number"],)))),
+        hw(73, "read_write", [turn("What's on my calendar Wednesday and Thursday, what's the weather in Boston both days, "
+                                   "and remind me Wednesday at 8 am to print the budget.",
+                                   [Call("get_calendar", {"date": WED}), Call("get_calendar", {"date": THU}),
+                                    weather_call("Boston", WED), weather_call("Boston", THU),
+                                    Call("create_reminder", {"text": "Print the budget", "date": WED, "time": "08:00"})],
+                                   [*event_facts(WED), *event_facts(THU), *weather_facts("Boston", WED), *weather_facts("Boston", THU)])],
+           (reminder_want(WED, "08:00", ("budget",)),)),
+    ]  # fmt: skip
+
+
+HANDWRITTEN = HANDWRITTEN + tuple(_long())

@@ -1,5 +1,6 @@
-"""Templated requests that change the world after reading it: dependent chains, and a read
-then a write (requests that only write are in :mod:`.templates_writes`).
+"""Templated requests of several steps: dependent chains, a read then a write, and a few that
+look like chains but need one call because the tool resolves a contact's name itself (as a mail
+or maps app does). Requests that only write are in :mod:`.templates_writes`.
 
 Chains need an earlier result to write a later call (an e-mail address from ``find_contact``,
 the cheapest flight's number, the first free hour); these are the requests whose first steps
@@ -92,14 +93,13 @@ def email_contact(rng: random.Random, talk: bool) -> Draft:
         f"Drop {person.first} a quick email: {msg}.",
     ])  # fmt: skip
     calls = [
-        contact_call(person),
         Call(
             "send_email",
-            {"to": person.email, "subject": msg.capitalize(), "body": msg.capitalize() + "."},
+            {"to": person.first, "subject": msg.capitalize(), "body": msg.capitalize() + "."},
         ),
     ]
     return Draft(
-        "chain", (turn(_say(rng, talk, text), calls),), (email_want(person, *groups),), spoken=talk
+        "write", (turn(_say(rng, talk, text), calls),), (email_want(person, *groups),), spoken=talk
     )
 
 
@@ -210,8 +210,8 @@ def file_share(rng: random.Random, talk: bool) -> Draft:
         f"Can you send {person.first} access to {said_file} file?",
         f"Give {person.name} access to {said_file}.",
     ])  # fmt: skip
-    calls = [Call("search_files", {"query": query}), contact_call(person),
-             Call("share_file", {"file_name": name, "email": person.email})]  # fmt: skip
+    calls = [Call("search_files", {"query": query}),
+             Call("share_file", {"file_name": name, "email": person.first})]  # fmt: skip
     want = Want("share", {"file": Is(name), "email": Is(person.email)})
     return Draft("chain", (turn(_say(rng, talk, text), calls),), (want,), spoken=talk)
 
@@ -224,12 +224,9 @@ def contact_directions(rng: random.Random, talk: bool) -> Draft:
         f"If I {verb} from home to {person.first}'s, how long is that?",
         f"How many minutes to {verb} over to {person.name}'s house from home?",
     ])  # fmt: skip
-    calls = [
-        contact_call(person),
-        Call("get_directions", {"origin": "home", "destination": person.address, "mode": mode}),
-    ]
+    calls = [Call("get_directions", {"origin": "home", "destination": person.first})]
     return Draft(
-        "chain",
+        "lookup",
         (turn(_say(rng, talk, text), calls, [duration_fact("home", person.address, mode)]),),
         spoken=talk,
     )
@@ -239,7 +236,7 @@ def address_message(rng: random.Random, talk: bool) -> Draft:
     a = contact(rng)
     b = contact(rng, avoid=[a.first])
     text = rng.choice([
-        f"Text {b.first} {a.first}'s address.",
+        f"Text {a.first}'s address to {b.first}.",
         f"Send {a.first}'s address to {b.first} by text message.",
         f"Can you message {b.name} with {a.name}'s home address?",
     ])  # fmt: skip
@@ -255,7 +252,7 @@ def note_message(rng: random.Random, talk: bool) -> Draft:
     )
     text = rng.choice([
         f"Text {person.first} {said_what}.",
-        f"Look up {said_what} in my notes and send it to {person.first}.",
+        f"Look up {said_what} in my notes and text it to {person.first}.",
     ])  # fmt: skip
     calls = [
         Call("search_notes", {"query": query}),
@@ -333,7 +330,7 @@ def directions_reminder(rng: random.Random, talk: bool) -> Draft:
         f"How long is the drive from home to {place}? And remind me to leave {day.phrase} at {said_time}.",
         f"Remind me {day.phrase} at {said_time} to leave for {place}, and how long is the drive from home?",
     ])  # fmt: skip
-    calls = [Call("get_directions", {"origin": "home", "destination": place, "mode": "driving"}),
+    calls = [Call("get_directions", {"origin": "home", "destination": place}),
              Call("create_reminder", {"text": f"Leave for {place}", "date": day.iso, "time": at})]  # fmt: skip
     return Draft(
         "read_write",

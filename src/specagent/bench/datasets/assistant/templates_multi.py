@@ -253,7 +253,7 @@ def contact_then_email(rng: random.Random, talk: bool) -> Draft:
     person = contact(rng)
     msg, groups = rng.choice(MESSAGES)
     first = rng.choice(
-        [f"Do I have {person.first}'s email address?", f"What's {person.name}'s email?"]
+        [f"Can you look up {person.first}'s email address?", f"What's {person.name}'s email?"]
     )
     second = rng.choice(
         [f"Email {person.pronoun} that {msg}.", f"Send {person.pronoun} an email saying {msg}."]
@@ -291,7 +291,7 @@ def directions_then_reminder(rng: random.Random, talk: bool) -> Draft:
     turns = (
         turn(
             first,
-            [Call("get_directions", {"origin": "home", "destination": place, "mode": "driving"})],
+            [Call("get_directions", {"origin": "home", "destination": place})],
             [duration_fact("home", place)],
         ),
         turn(

@@ -173,7 +173,7 @@ def directions(rng: random.Random, talk: bool) -> Draft:
         f"If I {verb} to {place} from {said_origin}, how long will it take?",
         f"From {said_origin}, how many minutes to {verb} to {place}?",
     ])  # fmt: skip
-    call = Call("get_directions", {"origin": origin, "destination": place, "mode": mode})
+    call = Call("get_directions", {"origin": origin, "destination": place})
     return Draft(
         "lookup",
         (turn(_say(rng, talk, text), [call], [duration_fact(origin, place, mode)]),),
@@ -335,19 +335,16 @@ def flight_and_weather(rng: random.Random, talk: bool) -> Draft:
     return Draft("parallel", (turn(_say(rng, talk, text), calls, facts),), spoken=talk)
 
 
-def two_modes(rng: random.Random, talk: bool) -> Draft:
-    place = pick(rng, LANDMARKS)
+def two_places(rng: random.Random, talk: bool) -> Draft:
+    a = pick(rng, LANDMARKS)
+    b = pick(rng, LANDMARKS, avoid=[a])
+    mode, verb = rng.choice([("driving", "drive"), ("walking", "walk"), ("transit", "take the T")])
     text = rng.choice([
-        f"How long to get to {place} from home by car, and by transit?",
-        f"Driving versus the T from home to {place}: how long is each?",
-        f"Compare driving and walking from home to {place}.",
+        f"How long does it take to {verb} from home to {a}, and to {b}?",
+        f"From home, how long would I {verb} to {a}? And to {b}?",
     ])  # fmt: skip
-    second = "walking" if "walking" in text else "transit"
-    calls = [
-        Call("get_directions", {"origin": "home", "destination": place, "mode": m})
-        for m in ("driving", second)
-    ]
-    facts = [duration_fact("home", place, "driving"), duration_fact("home", place, second)]
+    calls = [Call("get_directions", {"origin": "home", "destination": p}) for p in (a, b)]
+    facts = [duration_fact("home", a, mode), duration_fact("home", b, mode)]
     return Draft("parallel", (turn(_say(rng, talk, text), calls, facts),), spoken=talk)
 
 
@@ -382,6 +379,6 @@ READ_TEMPLATES: tuple[Template, ...] = (
     Template("weather-calendar", 4, weather_and_calendar, 0.2),
     Template("two-numbers", 4, two_numbers, 0.2),
     Template("flight-weather", 4, flight_and_weather, 0.2),
-    Template("two-modes", 3, two_modes, 0.0),
+    Template("two-places", 3, two_places, 0.0),
     Template("weather-restaurant", 3, weather_and_restaurant, 0.2),
 )

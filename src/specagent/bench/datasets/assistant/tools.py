@@ -30,6 +30,7 @@ _DATE = "a weekday such as 'friday', 'today', 'tomorrow', or YYYY-MM-DD"
 _TIME = "time of day as HH:MM (24-hour), e.g. '19:30'"
 Date = Annotated[str, Field(description=_DATE)]
 Time = Annotated[str, Field(description=_TIME)]
+_PLACE = "a street address, 'home', 'work', a contact's name, a landmark or a city"
 _T = 5.0  # tool timeout, seconds (tools answer in 0.5-1.0 s of simulated latency)
 
 TOOL_EFFECTS: dict[str, str] = {}
@@ -44,7 +45,7 @@ def assistant_tools(world: World) -> Toolset:
     async def find_contact(
         name: Annotated[str, Field(description="first or full name")],
     ) -> dict[str, Any]:
-        """Look up one of the user's contacts: their phone number, e-mail address and home address."""
+        """Look up a person in the user's contacts by name: their phone number, e-mail address and home address. Only for people, one name per call."""
         return cell.get().find_contact(name)
 
     @tool(effect=Effect.READ_ONLY, timeout_s=_T)
@@ -93,20 +94,15 @@ def assistant_tools(world: World) -> Toolset:
 
     @tool(effect=Effect.READ_ONLY, timeout_s=_T)
     async def get_directions(
-        origin: Annotated[
-            str, Field(description="a street address, 'home', 'work', a landmark or a city")
-        ],
-        destination: Annotated[
-            str, Field(description="a street address, 'home', 'work', a landmark or a city")
-        ],
-        mode: Annotated[str, Field(description="driving, walking, transit or cycling")] = "driving",
+        origin: Annotated[str, Field(description=_PLACE)],
+        destination: Annotated[str, Field(description=_PLACE)],
     ) -> dict[str, Any]:
-        """Travel time in minutes and distance in km between two places. People are not places: look up their address with find_contact."""
-        return cell.get().directions(origin, destination, mode)
+        """Distance in km and travel time in minutes between two places, by driving, transit, walking and cycling; a contact's name means their home."""
+        return cell.get().directions(origin, destination)
 
     @tool(effect=Effect.READ_ONLY, timeout_s=_T)
     async def get_calendar(date: Date) -> dict[str, Any]:
-        """The events in the user's calendar on a date, with their start time and length."""
+        """List the events already in the user's calendar on a date (to see what is on), with their start time and length."""
         return cell.get().calendar(date)
 
     @tool(effect=Effect.READ_ONLY, timeout_s=_T)
@@ -126,19 +122,19 @@ def assistant_tools(world: World) -> Toolset:
         time: Annotated[str, Field(description="start, " + _TIME)],
         duration_minutes: int = 60,
     ) -> dict[str, Any]:
-        """Add an event to the user's calendar."""
+        """Add a new event to the user's calendar (to put, schedule or book something on a date at a time)."""
         return cell.get().add_event(title, date, time, duration_minutes)
 
     @tool(effect=Effect.READ_ONLY, timeout_s=_T)
     async def search_emails(
         query: Annotated[str, Field(description="a sender's name or words of the subject or text")],
     ) -> dict[str, Any]:
-        """Search the user's inbox; returns matching e-mails with sender, subject, date and text."""
+        """Search the e-mails the user received (bills, bookings, invitations, messages from people) by words or sender name; returns each e-mail's sender, subject, date and full text."""
         return cell.get().search_emails(query)
 
     @tool(effect=Effect.IRREVERSIBLE, timeout_s=_T, state=cell)
     async def send_email(
-        to: Annotated[str, Field(description="an e-mail address (find_contact gives a contact's)")],
+        to: Annotated[str, Field(description="an e-mail address or a contact's name")],
         subject: str,
         body: str,
     ) -> dict[str, Any]:
@@ -170,7 +166,7 @@ def assistant_tools(world: World) -> Toolset:
     async def search_notes(
         query: Annotated[str, Field(description="words in the note's title or text")],
     ) -> dict[str, Any]:
-        """Search the user's saved notes; returns matching notes with their title and text."""
+        """Search the notes the user saved (passwords, codes, lists, things to remember) by words; returns each note's title and text."""
         return cell.get().search_notes(query)
 
     @tool(effect=Effect.READ_ONLY, timeout_s=_T)
@@ -183,9 +179,7 @@ def assistant_tools(world: World) -> Toolset:
     @tool(effect=Effect.IRREVERSIBLE, timeout_s=_T, state=cell)
     async def share_file(
         file_name: Annotated[str, Field(description="a file name from search_files")],
-        email: Annotated[
-            str, Field(description="an e-mail address (find_contact gives a contact's)")
-        ],
+        email: Annotated[str, Field(description="an e-mail address or a contact's name")],
     ) -> dict[str, Any]:
         """Share one of the user's files with someone. Cannot be undone."""
         return cell.get().share_file(file_name, email)
@@ -198,9 +192,9 @@ def assistant_tools(world: World) -> Toolset:
         return cell.get().set_thermostat(temperature_c)
 
     @tool(effect=Effect.IDEMPOTENT, timeout_s=_T, state=cell, sandboxable=True)
-    async def set_alarm(time: Time, label: str = "") -> dict[str, Any]:
+    async def set_alarm(time: Time) -> dict[str, Any]:
         """Set an alarm (on the user's phone) at a time of day."""
-        return cell.get().set_alarm(time, label)
+        return cell.get().set_alarm(time)
 
     tools = [
         find_contact, get_weather, search_flights, book_flight, find_restaurants, reserve_table,

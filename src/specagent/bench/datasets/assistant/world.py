@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,6 +121,9 @@ def flight_table() -> dict[str, dict[str, Any]]:
 
 
 def _place(name: str) -> tuple[str, tuple[float, float]]:
+    person = _contact_named(name)
+    if person is not None:  # a contact's home, as a maps app linked to contacts finds it
+        return person.address, seed.PLACES[person.address]
     key = normal_text(name)
     if key in ("home", "my home", "my place", "my house"):
         return seed.USER_HOME, seed.PLACES[seed.USER_HOME]
@@ -141,8 +145,8 @@ def _place(name: str) -> tuple[str, tuple[float, float]]:
         city = _city(name)
     except WorldError:
         raise WorldError(
-            f"unknown place {name!r}; give a street address, 'home', 'work', a landmark or a "
-            "city (look up a person's address with find_contact)"
+            f"unknown place {name!r}; give a street address, 'home', 'work', a contact's name, "
+            "a landmark or a city"
         ) from None
     x, y, _ = seed.CITIES[city]
     return city, (x, y)
@@ -214,22 +218,18 @@ class World:
         ]
         return {"city": c, "cuisine": cuisine or "any", "restaurants": found}
 
-    def directions(self, origin: str, destination: str, mode: str = "driving") -> dict[str, Any]:
+    def directions(self, origin: str, destination: str) -> dict[str, Any]:
+        """Distance, and the travel time by each way of travelling (as a maps app shows them)."""
         (a, axy), (b, bxy) = _place(origin), _place(destination)
-        speeds = {"driving": 30.0, "walking": 5.0, "transit": 20.0, "cycling": 15.0}
-        mode_key = normal_text(mode) or "driving"
-        if mode_key not in speeds:
-            raise WorldError(f"unknown mode {mode!r}; use driving, walking, transit or cycling")
         km = round(math.hypot(axy[0] - bxy[0], axy[1] - bxy[1]) * 1.3, 1)
-        speed = 85.0 if km > 60 and mode_key == "driving" else speeds[mode_key]
-        minutes = max(2, round(km / speed * 60 + (4 if mode_key in ("driving", "transit") else 0)))
-        return {
-            "from": a,
-            "to": b,
-            "mode": mode_key,
-            "distance_km": km,
-            "duration_minutes": minutes,
+        speeds = {"driving": 30.0, "transit": 20.0, "walking": 5.0, "cycling": 15.0}
+        if km > 60:
+            speeds["driving"] = 85.0
+        minutes = {
+            mode: max(2, round(km / speed * 60 + (4 if mode in ("driving", "transit") else 0)))
+            for mode, speed in speeds.items()
         }
+        return {"from": a, "to": b, "distance_km": km, "minutes": minutes}
 
     def calendar(self, date: str) -> dict[str, Any]:
         iso = _date(date)
@@ -359,9 +359,7 @@ class World:
         return {"status": "sent", "to": recipient}
 
     def send_email(self, to: str, subject: str, body: str) -> dict[str, Any]:
-        address = to.strip().lower()
-        if "@" not in address or " " in address:
-            raise WorldError(f"{to!r} is not an e-mail address; look it up with find_contact")
+        address = _address(to)
         if not body.strip():
             raise WorldError("the e-mail body is empty")
         self._record("email", to=address, subject=subject.strip(), body=body.strip())
@@ -424,9 +422,7 @@ class World:
         match = [n for n, _, _ in seed.FILES if normal_text(n) == normal_text(file_name)]
         if not match:
             raise WorldError(f"no file named {file_name!r}; use a name from search_files")
-        address = email.strip().lower()
-        if "@" not in address or " " in address:
-            raise WorldError(f"{email!r} is not an e-mail address; look it up with find_contact")
+        address = _address(email)
         self._record("share", file=match[0], email=address)
         return {"status": "shared", "file": match[0], "with": address}
 
@@ -459,6 +455,28 @@ def _hhmm(minutes: int) -> str:
 
 def _minutes(hhmm: str) -> int:
     return int(hhmm[:2]) * 60 + int(hhmm[3:])
+
+
+def _contact_named(text: str) -> seed.Contact | None:
+    """The contact a name or possessive names: "Lena", "Lena Fischer", "Lena's place"."""
+    key = normal_text(text)
+    key = re.sub(r"\b(s )?(place|house|home|apartment|flat)$", "", key).strip()
+    key = re.sub(r"(?<=[a-z]) s$", "", key).strip()  # "lena s" (from "Lena's")
+    for c in seed.CONTACTS:
+        if key in (normal_text(c.first), normal_text(c.last), normal_text(c.name)):
+            return c
+    return None
+
+
+def _address(to: str) -> str:
+    """An e-mail address, written out or as a contact's name (resolved as a mail app would)."""
+    text = to.strip().lower()
+    if "@" in text and " " not in text:
+        return text
+    person = _contact_named(to)
+    if person is None:
+        raise WorldError(f"{to!r} is neither an e-mail address nor a contact's name")
+    return person.email
 
 
 def _recipient(to: str) -> str:
