@@ -3,7 +3,8 @@
 Plays held-out requests of the training split under ``sync`` and ``verified`` with the same
 model on a modelled (deterministic) latency profile, and compares every model output.
 
-    .venv/bin/python benchmarks/verified_identity.py --model smollm2-135m-async --limit 12
+    .venv/bin/python benchmarks/verified_identity.py --model smollm2-135m-async --limit 12 \
+        --out docs/verified-identity.json
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2-135m-async")
     parser.add_argument("--profile", default="smollm2-135m-cpu2")
     parser.add_argument("--limit", type=int, default=12)
+    parser.add_argument("--out", help="write the rows and the summary to this JSON file")
     args = parser.parse_args()
     backend = load_eval_backend(args.model, VirtualClock())
     profile = get_profile(args.profile)
@@ -70,7 +72,12 @@ def main() -> None:
         )
         print(json.dumps(rows[-1]), flush=True)
     same = sum(r["identical"] for r in rows)
-    print(json.dumps({"model": args.model, "profile": args.profile, "identical": same, "of": len(rows)}))
+    summary = {"model": args.model, "profile": args.profile, "identical": same, "of": len(rows)}
+    print(json.dumps(summary))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"summary": summary, "rows": rows}, f, indent=1)
+            f.write("\n")
 
 
 if __name__ == "__main__":

@@ -354,3 +354,38 @@ def test_a_held_call_never_commits_while_newer_speech_waits():
 
     clock.run(main())
     assert world.booked == ["Denver"]
+
+
+# -- nothing done that nobody asked for -------------------------------------------------------
+
+
+def test_a_message_to_an_invented_contact_is_refused_and_the_model_is_told_to_ask():
+    """The case found by hand with the default model and the CLI's toolset: asked for the
+    weather and a table, it messaged "user" about a flight. A write whose values nobody said
+    and no tool returned is not run, at any time; the model is told to ask instead."""
+    from specagent.envs.assistant import AssistantWorld, assistant_toolset
+    from specagent.events import ProtocolError
+    from specagent.speech import simulate_speech
+
+    request = ("What's the weather in Denver tomorrow, and book me a table for two at an "
+               "Italian place there at 7pm")
+
+    def responder(messages):
+        said, made = everything_said(messages), model_said(messages)
+        if "not run" in said:
+            return "<answer>Who should I send it to?</answer>"
+        if "final_query_update" in said and "send_message" not in made:
+            return with_id(1, "send_message",
+                           '{"to": "user", "text": "I booked a flight to Denver tomorrow"}')
+        return "<pause/>"
+
+    for policy in (Policy.SYNC, Policy.ASYNC, Policy.SPECULATIVE):
+        clock, world = VirtualClock(), AssistantWorld()
+        session = session_for(policy, ScriptedBackend(clock, responder),
+                              assistant_toolset(world), clock)
+        result = clock.run(session.run(simulate_speech(request)))
+        assert world.messages == [], policy
+        assert result.answer == "Who should I send it to?"
+        assert result.speculation.ungrounded_writes_refused == 1
+        refused = [e for e in result.ledger if isinstance(e, ProtocolError)]
+        assert "'user'" in refused[0].message and "Ask the user" in refused[0].message
