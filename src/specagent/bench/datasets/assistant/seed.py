@@ -104,7 +104,7 @@ CONDITION_WORDS: dict[str, tuple[str, ...]] = {
     # the words that state each condition in an answer
     "sunny": ("sunny", "sun", "sunshine"),
     "cloudy": ("cloudy", "clouds", "overcast"),
-    "rainy": ("rainy", "rain", "showers"),
+    "rainy": ("rainy", "rain", "raining", "showers"),
     "windy": ("windy", "wind"),
     "foggy": ("foggy", "fog"),
     "stormy": ("stormy", "storm", "storms", "thunderstorms", "thunderstorm"),
