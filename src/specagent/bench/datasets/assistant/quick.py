@@ -14,12 +14,12 @@ from __future__ import annotations
 __all__ = ["QUICK_IDS"]
 
 QUICK_IDS: tuple[str, ...] = (
-    "contact-00",
-    "two-cities-03",
-    "hw-53",
-    "mt-directions-reminder-00",
-    "mt-message-another-00",
+    "contact-00",  # lookup
+    "two-cities-03",  # parallel
+    "hw-59",  # chain, two turns
+    "mt-directions-reminder-00",  # read_write, two turns, spoken
+    "mt-message-another-00",  # write, two turns
     "temperature-00",
+    "hw-53",  # spoken
     "note-03",
-    "hw-59",
 )
