@@ -245,3 +245,35 @@ def test_the_main_job_subset_is_fixed_and_spans_the_categories() -> None:
     }
     assert any(e.meta["multi_turn"] for e in quick) and any(e.meta["spoken"] for e in quick)
     assert all(e.split == "test" for e in quick)
+
+
+def test_bfcl_single_turn_counts_state_changing_calls_its_answer_does_not_ask_for() -> None:
+    from specagent.agent.records import ToolCallReport
+    from specagent.bench.datasets.bfcl_single_turn import BfclSingleTurnEnv, SingleTurnEntry
+    from specagent.bench.episode import TurnRecord
+
+    params = {"type": "dict", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    entry = SingleTurnEntry(
+        id="x", category="parallel", question="Book hotels in Rome and Oslo", system="",
+        functions=({"name": "book_hotel", "description": "", "parameters": params},
+                   {"name": "get_weather", "description": "", "parameters": params}),
+        answers=({"book_hotel": {"city": ["Rome"]}}, {"book_hotel": {"city": ["Oslo"]}}),
+        mode="parallel",
+    )  # fmt: skip
+    env = BfclSingleTurnEnv(entry)
+
+    def call(i: int, name: str, city: str, disposition: str = "committed") -> ToolCallReport:
+        return ToolCallReport(
+            call_id=i, name=name, arguments={"city": city}, effect=None, status="done",
+            held=False, issued_s=0.0, started_s=0.0, finished_s=0.0, disposition=disposition,
+        )  # fmt: skip
+
+    def turns(*calls: ToolCallReport) -> list[TurnRecord]:
+        return [TurnRecord(user="q", answer="ok", ended="answered", calls=calls, latency_s=1.0)]
+
+    assert env.unrequested_calls(turns(call(1, "book_hotel", "Rome"), call(2, "book_hotel", "Oslo"))) == 0
+    # a third booking, and a booking in the wrong city, are unrequested; reads never count
+    assert env.unrequested_calls(turns(call(1, "book_hotel", "Rome"), call(2, "book_hotel", "Rome"),
+                                       call(3, "book_hotel", "Paris"), call(4, "get_weather", "Rome"))) == 2  # fmt: skip
+    # a withdrawn call never counts
+    assert env.unrequested_calls(turns(call(1, "book_hotel", "Paris", disposition="cancelled"))) == 0
