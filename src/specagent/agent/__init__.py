@@ -1,7 +1,9 @@
 """The agent: one session state machine shared by every policy."""
 
 from .policies import Policy
-from .session import AgentState, Session, SessionConfig, SessionResult, ToolCallReport
+from .records import SessionConfig, SessionResult, ToolCallReport
+from .session import Session
+from .states import AgentState
 from .verified import VerifiedSession, session_for
 
 __all__ = [

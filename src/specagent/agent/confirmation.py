@@ -24,13 +24,42 @@ from ..tools import Effect, Tool
 __all__ = ["is_affirmative", "needs_confirmation", "unanswered_asks", "reply_in"]
 
 _YES = (
-    "yes", "yeah", "yep", "yup", "sure", "ok", "okay", "correct", "confirm", "confirmed",
-    "absolutely", "affirmative", "right", "please do", "go ahead", "do it", "sounds good",
-    "that's right", "that is right", "yes please",
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "sure",
+    "ok",
+    "okay",
+    "correct",
+    "confirm",
+    "confirmed",
+    "absolutely",
+    "affirmative",
+    "right",
+    "please do",
+    "go ahead",
+    "do it",
+    "sounds good",
+    "that's right",
+    "that is right",
+    "yes please",
 )
 _NOT_YES = {
-    "no", "not", "don't", "dont", "nope", "wait", "stop", "cancel", "instead", "but",
-    "change", "actually", "never", "hold",
+    "no",
+    "not",
+    "don't",
+    "dont",
+    "nope",
+    "wait",
+    "stop",
+    "cancel",
+    "instead",
+    "but",
+    "change",
+    "actually",
+    "never",
+    "hold",
 }
 _WORD_RE = re.compile(r"[a-z']+")
 

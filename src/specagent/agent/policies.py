@@ -32,7 +32,19 @@ class Policy(enum.Enum):
 
     @property
     def streams_partial_speech(self) -> bool:
+        """Hears every partial update as it comes (else each utterance whole, at its end)."""
         return self in (Policy.ASYNC, Policy.SPECULATIVE)
+
+    @property
+    def hears_request_up_front(self) -> bool:
+        """Hears the whole request when the user starts speaking (the lower bound)."""
+        return self is Policy.ORACLE
+
+    @property
+    def accepts_live_speech(self) -> bool:
+        """Can play speech from a live source (``oracle`` and ``verified`` need the whole
+        turn's timed speech in advance)."""
+        return self not in (Policy.ORACLE, Policy.VERIFIED)
 
     @property
     def one_tool_at_a_time(self) -> bool:

@@ -10,10 +10,18 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..executor import CallRecord, CallStatus, Disposition
 from ..ledger import Ledger
 from ..speculation import SpeculationStats
 
-__all__ = ["SessionConfig", "SessionResult", "ToolCallReport"]
+__all__ = [
+    "SessionConfig",
+    "SessionResult",
+    "ToolCallReport",
+    "TurnCounters",
+    "speculation_stats",
+    "call_reports",
+]
 
 
 @dataclass(frozen=True)
@@ -123,3 +131,66 @@ class SessionResult:
                 for c in self.tool_calls
             ],
         }
+
+
+@dataclass
+class TurnCounters:
+    """What a session counts while it runs (the source of its result's figures)."""
+
+    generations: int = 0
+    interrupted: int = 0
+    suppressed: int = 0
+    tokens: int = 0
+    protocol_errors: int = 0
+    consecutive_errors: int = 0
+    failed_repeats: int = 0
+    """The model re-sent a call that had failed, unchanged."""
+    stalls: int = 0
+    revisions_kept: int = 0
+    ungrounded: int = 0
+    """Early calls (or call starts) stopped for values nobody had said yet."""
+    ungrounded_writes: int = 0
+    confirmations: int = 0
+
+
+def speculation_stats(
+    records: list[CallRecord], counters: TurnCounters, final_t: float
+) -> SpeculationStats:
+    """What speculation cost and bought, from every call version of a turn."""
+    undone = (Disposition.CANCELLED, Disposition.COMPENSATED)
+    return SpeculationStats(
+        issued=len(records),
+        run_early=sum(r.started_s is not None and r.started_s < final_t for r in records),
+        used=sum(
+            r.disposition is Disposition.COMMITTED and r.status is CallStatus.DONE for r in records
+        ),
+        wasted=sum(r.started_s is not None and r.disposition in undone for r in records),
+        compensated=sum(r.disposition is Disposition.COMPENSATED for r in records),
+        held=sum(r.held for r in records),
+        revisions_kept=counters.revisions_kept,
+        ungrounded_refused=counters.ungrounded,
+        confirmations_asked=counters.confirmations,
+        ungrounded_writes_refused=counters.ungrounded_writes,
+    )
+
+
+def call_reports(records: list[CallRecord]) -> tuple[ToolCallReport, ...]:
+    """The current version of each call, in id order, as a caller reads it."""
+    return tuple(
+        ToolCallReport(
+            call_id=r.call_id,
+            name=r.name,
+            arguments=r.arguments,
+            effect=r.effect.value if r.effect else None,
+            status=r.status.value,
+            held=r.held,
+            issued_s=r.issued_s,
+            started_s=r.started_s,
+            finished_s=r.finished_s,
+            result=r.result,
+            error=r.error,
+            disposition=r.disposition.value if r.disposition else None,
+            sandboxed=r.sandboxed,
+        )
+        for r in sorted(records, key=lambda r: r.call_id)
+    )

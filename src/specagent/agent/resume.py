@@ -35,6 +35,7 @@ is unknown.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from ..events import (
     AnswerCompleted,
     AnswerSuppressed,
@@ -179,8 +180,12 @@ def _record(version: _Version, toolset: Toolset, session_id: str) -> CallRecord:
     call = version.call
     tool = toolset.get(call.name)
     rec = CallRecord(
-        call.call_id, call.name, dict(call.arguments), call.depends,
-        tool.effect if tool is not None else None, call.t,
+        call.call_id,
+        call.name,
+        dict(call.arguments),
+        call.depends,
+        tool.effect if tool is not None else None,
+        call.t,
     )
     rec.version = version.number
     rec.call_key = version_key(session_id, call.call_id, version.number)
@@ -197,9 +202,7 @@ def _record(version: _Version, toolset: Toolset, session_id: str) -> CallRecord:
     return rec
 
 
-def plan_restore(
-    turn: list[Event], toolset: Toolset, now: float, session_id: str
-) -> RestorePlan:
+def plan_restore(turn: list[Event], toolset: Toolset, now: float, session_id: str) -> RestorePlan:
     """What a resumed session must restore, run again and record (see the module docstring)."""
     history, plan = _versions(turn)
     plan.unacted = _unacted(turn)
@@ -272,8 +275,10 @@ def _plan_current(
     if version.committed or version.compensated or version.cancelled:
         rec = _record(version, toolset, session_id)
         rec.disposition = (
-            Disposition.COMMITTED if version.committed
-            else Disposition.COMPENSATED if version.compensated
+            Disposition.COMMITTED
+            if version.committed
+            else Disposition.COMPENSATED
+            if version.compensated
             else Disposition.CANCELLED
         )
         if version.cancelled and version.outcome is None:
@@ -289,7 +294,9 @@ def _plan_current(
             _note_cancelled(plan, version, now)
         elif writes and not sandboxed and started is not None and not started.early:
             rec.disposition = Disposition.COMMITTED  # committed before it ran; say so once
-            plan.record.append(ToolCallCommitted(t=now, call_id=call.call_id, version=version.number))
+            plan.record.append(
+                ToolCallCommitted(t=now, call_id=call.call_id, version=version.number)
+            )
         plan.restored.append(rec)
         return
     if started is None or not writes:

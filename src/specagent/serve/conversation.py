@@ -64,7 +64,7 @@ __all__ = [
     "completed_turns",
 ]
 
-LIVE_POLICIES = (Policy.SYNC, Policy.ASYNC, Policy.SPECULATIVE)
+LIVE_POLICIES = tuple(p for p in Policy if p.accepts_live_speech)
 """Policies that can hear speech live. ``oracle`` and ``verified`` need the whole timed request
 before the turn starts, which a live client cannot give."""
 

@@ -231,7 +231,7 @@ class VoiceAgent:
         observer: Callable[[Event], None] | None = None,
         sub_backend: ModelBackend | None = None,
     ) -> None:
-        if policy in (Policy.ORACLE, Policy.VERIFIED):
+        if not policy.accepts_live_speech:
             raise ValueError(
                 f"the {policy.value} policy needs to know in advance when the request ends; "
                 "live audio cannot tell it (use sync, async or speculative)"

@@ -197,7 +197,7 @@ def voice(
         if (input_wav is None) == (mic is None):
             raise ValueError("give exactly one of --in FILE.wav and --mic SECONDS")
         pol = Policy.parse(policy)
-        if pol in (Policy.ORACLE, Policy.VERIFIED):
+        if not pol.accepts_live_speech:
             raise ValueError(
                 f"the {pol.value} policy needs to know in advance when the request ends; "
                 "live audio cannot tell it: use sync, async or speculative"
