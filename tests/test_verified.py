@@ -356,3 +356,64 @@ def test_a_stored_verified_turn_resumes_as_its_actor(tmp_path):
     result = clock2.run(resumed.run(CHUNKS))
     assert result.answer == "Booked." and result.policy == "verified"
     assert world.booked == ["Paris trip"]  # not booked again
+
+
+# -- levers for speed (issue #18): answer drafts, a separate speculator model -------------------
+
+
+def test_an_answer_begun_early_is_written_out_but_never_shown_with_draft_answers():
+    from specagent.agent import SessionConfig
+    from specagent.events import AnswerDelta, AnswerSuppressed
+
+    def early_answer(messages):
+        said = everything_said(messages)
+        if 'tool_result id="1"' in said:
+            return "<answer>Sunny in Paris today, enjoy.</answer>"
+        if "Paris" in said and "tool_call" not in model_said(messages):
+            return call(1, "lookup", '{"city": "Paris"}')
+        return "<pause/>"
+
+    clock, world = VirtualClock(), World()
+    backend = ScriptedBackend(clock, early_answer, ttft_s=0.1, token_s=0.05)
+    session = Session(backend, make_tools(world), clock, Policy.ASYNC,
+                      latency=lambda n, a: 0.3, config=SessionConfig(draft_answers=True))
+    result = clock.run(session.run(CHUNKS))
+    assert result.answer == "Sunny in Paris today, enjoy."
+    suppressed = [e for e in result.ledger if isinstance(e, AnswerSuppressed)]
+    assert suppressed, "the early answer was not held back"
+    first_delta = min(e.t for e in result.ledger if isinstance(e, AnswerDelta))
+    assert first_delta >= CHUNKS[-1].t  # nothing was shown before the user finished
+    # the early generation wrote the whole answer (all its tokens), not just its first
+    early = [c for c in backend.contexts if "final_query_update" not in str(c)]
+    assert backend.tokens_emitted > len(early)
+
+
+def test_a_speculator_model_of_its_own_guesses_and_the_outcome_stays_the_actors():
+    """The speculator is another (scripted) model that guesses a wrong city first, then the
+    right call; the actor's model decides. Outputs and calls equal sync's."""
+    clock, world = VirtualClock(), World()
+    actor = ScriptedBackend(clock, paris, ttft_s=0.1, token_s=0.05)
+    guesser = ScriptedBackend(clock, paris, ttft_s=0.02, token_s=0.01)
+    session = VerifiedSession(actor, make_tools(world), clock, latency=lambda n, a: 0.8,
+                              speculator_backend=guesser)
+    result = clock.run(session.run(CHUNKS))
+    sync, _, _ = play(Policy.SYNC, paris)
+    assert outputs(result) == outputs(sync) and result.answer == sync.answer
+    assert guesser.contexts and all(
+        "final_query_update" not in m.content for c in guesser.contexts for m in c
+        if m.role == "user"
+    )  # the speculator only ever heard partial words
+    assert result.speculation.accepted_tokens > 0 and world.lookups == 1
+
+
+def test_the_speculators_answer_becomes_the_actors_answer_draft():
+    clock, world = VirtualClock(), World()
+    backend = ScriptedBackend(clock, paris, ttft_s=0.1, token_s=0.05, verify_s=0.005)
+    session = VerifiedSession(backend, make_tools(world), clock, latency=lambda n, a: 0.3)
+    result = clock.run(session.run(CHUNKS))
+    answer_drafts = [d for d in backend.drafts if d.startswith("<answer>")]
+    assert answer_drafts and "Sunny in Paris" in answer_drafts[-1]
+    assert result.answer == "Sunny in Paris today."
+    without = VerifiedSession(ScriptedBackend(VirtualClock(), paris), make_tools(World()),
+                              VirtualClock(), answer_drafts=False)
+    assert without.answer_drafts is False

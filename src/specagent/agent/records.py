@@ -47,6 +47,11 @@ class SessionConfig:
     to invent more calls (measured: 10+ unrequested calls a request). A call held for its
     commit point after the final update always gets one continuation, so the model can move
     on and commit it."""
+    draft_answers: bool = False
+    """An answer begun before it may be given (the user is still speaking, calls are still
+    running) is written to its end instead of being stopped at its first token, never shown,
+    and treated as a pause; new words cut it. For ``verified``'s speculator, whose written
+    answers become the actor's drafts."""
 
 
 @dataclass(frozen=True)

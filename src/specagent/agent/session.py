@@ -399,22 +399,36 @@ class Session:
             stream = self.backend.stream(messages, max_tokens=self.config.max_tokens, prefix=prefix)
         else:
             stream = self.backend.stream(messages, max_tokens=self.config.max_tokens)
+        drafting = False  # writing an answer that may not be given yet (draft_answers)
         async with contextlib.aclosing(stream):
             async for piece in stream:
                 gen.text += piece
                 gen.tokens += 1
                 gen.token_ends.append((len(gen.text), self.clock.now()))
                 start = answer_start(gen.text)
-                if start is not None and turn.answer_started is None and gen.text[start:].strip():
-                    if not turn.answer_allowed():
+                if (
+                    start is not None
+                    and turn.answer_started is None
+                    and not drafting
+                    and gen.text[start:].strip()
+                ):
+                    if turn.answer_allowed():
+                        turn.begin_answer()
+                    elif self.config.draft_answers:
+                        drafting = True
+                    else:
                         gen.outcome = Outcome.SUPPRESSED
                         break
-                    turn.begin_answer()
                 if start is not None and self.state is AgentState.EMITTING:
                     fresh = answer_to_send(gen, start)
                     if fresh:
                         self._record(AnswerDelta(t=self.clock.now(), text=fresh))
                 if action_end(gen.text) is not None:
+                    if drafting:
+                        gen.outcome = Outcome.SUPPRESSED  # written, never shown: a pause
+                    break
+                if drafting and isinstance(self._inbox.peek(), (UserSpeech, Interrupt)):
+                    gen.outcome = Outcome.INTERRUPTED  # new words make the draft stale
                     break
                 if cuts_generation(self._inbox.peek(), self.state, self.policy, gen.text):
                     gen.outcome = Outcome.INTERRUPTED

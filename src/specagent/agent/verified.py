@@ -92,13 +92,20 @@ class VerifiedSession:
         config: SessionConfig | None = None,
         prompt: str | None = None,
         known: str = "",
+        speculator_backend: ModelBackend | None = None,
+        answer_drafts: bool = True,
     ) -> None:
         """``speculator_latency``: the speculator's own tool latencies (default: the same
         function as ``latency``; pass a separate one with the same draws to leave the actor
-        the draws ``sync`` would get)."""
+        the draws ``sync`` would get). ``speculator_backend``: a different (faster) model to
+        guess with; the actor's checks keep only what the actor's model would write, so the
+        outcome stays the actor's. ``answer_drafts``: the speculator writes out the answers it
+        begins while the user speaks (never shown) so they can be drafts too."""
         if policy is not Policy.VERIFIED:
             raise ValueError(f"VerifiedSession plays the verified policy, not {policy.value!r}")
         self.backend, self.toolset, self.clock = backend, toolset, clock
+        self.speculator_backend = speculator_backend or backend
+        self.answer_drafts = answer_drafts
         self.ledger = ledger if ledger is not None else Ledger()
         self.config = config or SessionConfig()
         self.prompt = prompt
@@ -159,13 +166,13 @@ class VerifiedSession:
             return dataclasses.replace(result, policy=Policy.VERIFIED.value)
         turn_start = len(self.ledger)
         speculator = Session(
-            RecordingBackend(self.backend, self.book),
+            RecordingBackend(self.speculator_backend, self.book),
             self.reads.speculator_tools(),
             self.clock,
             Policy.ASYNC,
             ledger=self.ledger.fork(),
             latency=self.reads.speculator_latency,
-            config=self.config,
+            config=dataclasses.replace(self.config, draft_answers=self.answer_drafts),
             prompt=self.prompt,
             known=self.known,
         )
