@@ -1,22 +1,37 @@
-"""Applying a resume plan to a turn: the calls restored, run again, undone or re-acted.
+"""Applying a resume plan: the calls of an unfinished turn restored, run again, undone or
+re-acted; or the turn closed for good.
 
 :mod:`~specagent.agent.resume` decides, from the stored ledger alone, what each call of an
-unfinished turn needs; this module carries that out on the new session's turn and executor.
+unfinished turn needs. :func:`restore` carries that out on a resumed session's turn, which
+then goes on. :func:`close_cut_turn` ends such a turn instead (a client that left, a server
+that restarted): what was committed completes, everything else is withdrawn.
 """
 
 from __future__ import annotations
 
-from ..events import AnswerStarted, Event, ModelOutput, Timer, UserSpeech
+from ..clock import Clock
+from ..events import (
+    AnswerStarted,
+    Event,
+    ModelOutput,
+    SessionEnded,
+    Timer,
+    ToolCallCancelled,
+    UserSpeech,
+)
+from ..executor import CallRecord, CallStatus, ToolExecutor
+from ..ledger import Ledger
 from ..protocol import ParseError, ToolCallAction, parse_output
 from ..speculation import Mechanism, mechanism_for
+from ..tools import Toolset
 from .actions import act, reach_commit_point, withdraw_cascade
 from .confirmation import needs_confirmation
 from .generation import Generation
-from .resume import plan_restore
+from .resume import plan_restore, version_key
 from .states import AgentState
 from .turn import Turn
 
-__all__ = ["RESUMED", "restore"]
+__all__ = ["RESUMED", "close_cut_turn", "restore"]
 
 RESUMED = "session-resumed"
 """The name of the :class:`~specagent.events.Timer` a resumed turn records first: the ledger
@@ -123,3 +138,66 @@ def _repeats_a_call(turn: Turn, text: str) -> bool:
         r.name == action.name and r.arguments == action.arguments
         for r in turn.executor.records.values()
     )
+
+
+async def close_cut_turn(ledger: Ledger, toolset: Toolset, clock: Clock, reason: str) -> None:
+    """End a stored turn that stopped mid-way without asking the model anything more, so the
+    conversation can go on with a new turn.
+
+    Every call ends as a resumed turn would restore it (see :mod:`.resume`), and then, since
+    nobody will act on it any more: a committed call whose outcome the crash left unknown is
+    sent again if its tool takes an idempotency key (it was wanted; the key keeps it once),
+    or recorded as an unknown outcome; every undecided call is withdrawn (a held call
+    cancelled, a sandbox dropped, a reversible call that ran undone); a call that never ran
+    is cancelled. ``SessionEnded(reason)`` closes the turn.
+    """
+    start = next(
+        (
+            i + 1
+            for i in range(len(ledger) - 1, -1, -1)
+            if isinstance(ledger.events[i], SessionEnded)
+        ),
+        0,
+    )
+    plan = plan_restore(list(ledger.events[start:]), toolset, clock.now(), ledger.session_id)
+    for event in plan.record:
+        ledger.append(event)
+    async with ToolExecutor(toolset, clock, ledger.append) as executor:
+        for rec in plan.restored:
+            executor.restore(rec)
+        for rec in plan.compensate:
+            executor.undo_restored(rec)
+        for again in plan.resubmit:
+            call = again.call
+            if again.running and again.commit:  # committed, outcome unknown: finish it once
+                executor.submit(
+                    call.call_id,
+                    call.name,
+                    call.arguments,
+                    call_key=version_key(ledger.session_id, call.call_id, again.version),
+                    version=again.version,
+                )
+                executor.commit(call.call_id)
+            elif again.running:  # an early reversible run: sent again with its key, undone
+                rec = CallRecord(
+                    call.call_id,
+                    call.name,
+                    dict(call.arguments),
+                    call.depends,
+                    toolset[call.name].effect,
+                    call.t,
+                )
+                rec.version, rec.status = again.version, CallStatus.RUNNING
+                rec.call_key = version_key(ledger.session_id, call.call_id, again.version)
+                executor.undo_restored(rec)
+            else:  # never ran (held, waiting) or a read cut short
+                ledger.append(
+                    ToolCallCancelled(
+                        t=clock.now(), call_id=call.call_id, version=again.version, reason=reason
+                    )
+                )
+        for rec in plan.restored:
+            if rec.disposition is None:
+                executor.withdraw(rec.call_id, reason)
+        await executor.quiesce()
+    ledger.append(SessionEnded(t=clock.now(), reason=reason))

@@ -108,6 +108,8 @@ class Resubmit:
     call: ToolCallIssued | ToolCallRevised
     version: int
     commit: bool
+    running: bool = False
+    """It was running at the crash (a write whose tool takes an idempotency key)."""
 
 
 @dataclass
@@ -312,7 +314,9 @@ def _plan_current(
         return
     if tool is not None and tool.idempotency_key is not None:
         # Sent again with the same key: the service keeps the effect exactly once.
-        plan.resubmit.append(Resubmit(call, version.number, commit=not started.early))
+        plan.resubmit.append(
+            Resubmit(call, version.number, commit=not started.early, running=True)
+        )
         return
     version.outcome = _fail(plan, version, now, OUTCOME_UNKNOWN)
     rec = _record(version, toolset, session_id)

@@ -15,7 +15,7 @@ A turn cut short (the client left, the runner was cancelled, the model failed) i
 ledger with a ``SessionEnded`` so the next turn starts afresh: its tasks are cancelled, so a
 call held for its commit point never runs, and a reversible call that ran early and was not yet
 committed is undone by its compensating action (the executor leaves such calls as they are
-when a session is cancelled; see :func:`close_cut_turn`).
+when a session is cancelled; see :func:`specagent.agent.restore.close_cut_turn`).
 """
 
 from __future__ import annotations
@@ -30,24 +30,17 @@ from typing import Any, Protocol
 
 from ..agent import Policy, Session, SessionConfig, SessionResult
 from ..agent.prompt import system_prompt
+from ..agent.restore import close_cut_turn
 from ..clock import Clock
 from ..events import (
     Event,
     SessionEnded,
-    ToolCallCancelled,
-    ToolCallCommitted,
-    ToolCallCompensated,
-    ToolCallFailed,
-    ToolCallFinished,
-    ToolCallIssued,
-    ToolCallRevised,
-    ToolCallStarted,
     UserSpeech,
 )
-from ..executor import ABORTED, LatencyFn
+from ..executor import LatencyFn
 from ..ledger import Ledger, SQLiteLedgerStore
 from ..models.base import ModelBackend, ModelError
-from ..tools import Effect, Toolset
+from ..tools import Toolset
 
 __all__ = [
     "LIVE_POLICIES",
@@ -216,109 +209,6 @@ class SpeechFeed:
             self._changed.clear()
             await self._changed.wait()
         return self._items.popleft()
-
-
-async def close_cut_turn(ledger: Ledger, toolset: Toolset, clock: Clock, reason: str) -> None:
-    """End a turn that stopped mid-way, so the conversation can go on with a new one.
-
-    Each call of the turn that has no final disposition is settled in the ledger:
-
-    * a reversible call that ran (not on a sandbox copy) is undone by its compensating action
-      (``ToolCallCompensated``; a failing compensation is recorded as ``compensation_failed``);
-    * a state-changing call that started and never reported back is recorded as failed with
-      an unknown outcome (it may or may not have acted: it is never retried);
-    * anything else (held, waiting, a read) is recorded as cancelled, unless it already was.
-
-    A call the executor cancelled because the session itself stopped (``ABORTED``) while it
-    ran counts as never reporting back.
-
-    Then ``SessionEnded(reason)`` closes the turn.
-    """
-    start = 0
-    for index in range(len(ledger) - 1, -1, -1):
-        if isinstance(ledger.events[index], SessionEnded):
-            start = index + 1
-            break
-    calls: dict[int, ToolCallIssued | ToolCallRevised] = {}
-    ran_on_world: dict[int, bool] = {}
-    outcome: dict[int, Event] = {}
-    settled: set[int] = set()
-    for event in ledger.events[start:]:
-        if isinstance(event, (ToolCallIssued, ToolCallRevised)):
-            calls[event.call_id] = event
-            ran_on_world.pop(event.call_id, None)
-            outcome.pop(event.call_id, None)
-            settled.discard(event.call_id)
-            continue
-        call_id = getattr(event, "call_id", None)
-        if call_id not in calls or not _same_version(event, calls[call_id]):
-            continue  # not a call event, or about an earlier version of a revised call
-        if isinstance(event, ToolCallStarted):
-            ran_on_world[call_id] = not getattr(event, "sandboxed", False)
-        elif isinstance(event, (ToolCallFinished, ToolCallFailed)) and event.notify_model:
-            outcome[call_id] = event
-        elif isinstance(event, ToolCallCancelled) and event.reason == ABORTED:
-            # stopped because the session itself stopped: if it was running, it may have acted
-            if call_id not in ran_on_world:
-                settled.add(call_id)
-        elif isinstance(event, (ToolCallCommitted, ToolCallCompensated, ToolCallCancelled)):
-            settled.add(call_id)
-    for call_id, call in sorted(calls.items()):
-        if call_id not in settled:
-            ledger.append(
-                await _settle(call, ran_on_world, outcome.get(call_id), toolset, clock, reason)
-            )
-    ledger.append(SessionEnded(t=clock.now(), reason=reason))
-
-
-def _same_version(event: Event, call: ToolCallIssued | ToolCallRevised) -> bool:
-    """Whether ``event`` is about the call's current version (0: unknown, taken as current)."""
-    mine, theirs = getattr(call, "version", 0), getattr(event, "version", 0)
-    return not mine or not theirs or mine == theirs
-
-
-async def _settle(
-    call: ToolCallIssued | ToolCallRevised,
-    ran_on_world: dict[int, bool],
-    ended: Event | None,
-    toolset: Toolset,
-    clock: Clock,
-    reason: str,
-) -> Event:
-    """The event that settles one call of a cut turn (see :func:`close_cut_turn`)."""
-    call_id = call.call_id
-    version = {"version": call.version} if hasattr(call, "version") else {}
-    tool = toolset.get(call.name)
-    ran = ran_on_world.get(call_id, False)
-    if ran and tool is not None and tool.effect.changes_state and ended is None:
-        return ToolCallFailed(
-            t=clock.now(),
-            call_id=call_id,
-            error="outcome unknown: the turn stopped while this call ran",
-            error_type="interrupted",
-            **version,
-        )
-    if (
-        ran
-        and isinstance(ended, ToolCallFinished)
-        and tool is not None
-        and tool.effect is Effect.REVERSIBLE
-        and tool.compensate is not None
-    ):
-        try:
-            await tool.compensate(dict(call.arguments), ended.result)
-        except Exception as exc:  # the world may still hold the effect: say so
-            return ToolCallFailed(
-                t=clock.now(),
-                call_id=call_id,
-                error=f"compensation failed: {type(exc).__name__}: {exc}",
-                error_type="compensation_failed",
-                **version,
-            )
-        if tool.state is not None:
-            tool.state.touch()
-        return ToolCallCompensated(t=clock.now(), call_id=call_id, **version)
-    return ToolCallCancelled(t=clock.now(), call_id=call_id, reason=reason, **version)
 
 
 class TurnListener(Protocol):
