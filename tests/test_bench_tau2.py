@@ -13,6 +13,7 @@ import pytest
 
 from specagent.agent.records import ToolCallReport
 from specagent.bench.datasets import load_dataset, tau2
+from specagent.bench.datasets.tau2 import domains as tau2_domains
 from specagent.bench.episode import TurnRecord
 from specagent.clock import VirtualClock
 from specagent.executor import ToolExecutor
@@ -35,7 +36,7 @@ def run(calls: list[tuple[str, dict[str, Any]]], answer: str = "Done.",
 
 
 def task(domain: str, task_id: str) -> Any:
-    return tau2._domain(domain).tasks[task_id]
+    return tau2.domain_data(domain).tasks[task_id]
 
 
 def gold(domain: str, task_id: str) -> list[tuple[str, dict[str, Any]]]:
@@ -60,7 +61,7 @@ def test_episode_counts_follow_the_packages_split(domain: str, train: int, test:
     assert (len(tr), len(te)) == (train, test)
     assert {e.split for e in tr} == {"train"} and {e.split for e in te} == {"test"}
     ids = [e.id for e in tr + te]
-    assert len(set(ids)) == len(ids) == len(tau2._domain(domain).tasks)
+    assert len(set(ids)) == len(ids) == len(tau2.domain_data(domain).tasks)
     assert [e.id for e in tau2.load(domain, "test")] == [e.id for e in te]  # stable order
     assert all(e.dataset == f"tau2-{domain}" for e in tr + te)
     assert [e.id for e in load_dataset(f"tau2-{domain}", limit=3)] == [e.id for e in te[:3]]
@@ -94,7 +95,7 @@ def test_context_is_the_domain_policy() -> None:
     env = tau2.load("retail")[0].make_env()
     assert "retail" in env.context().lower()
     assert "transfer_to_human_agents" in env.context()
-    assert env.context() == tau2._domain("retail").policy
+    assert env.context() == tau2.domain_data("retail").policy
 
 
 # -- effect tables -----------------------------------------------------------------------------
@@ -103,7 +104,7 @@ def test_context_is_the_domain_policy() -> None:
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_effect_table_covers_every_tool_and_agrees_with_tau2s_marks(domain: str) -> None:
     table = tau2.EFFECT_TABLES[domain]
-    dom = tau2._domain(domain)
+    dom = tau2.domain_data(domain)
     assert set(table) == set(dom.schemas)
     assert len(table) == {"airline": 14, "retail": 15}[domain]
     for name, kind in dom.tool_types.items():
@@ -125,18 +126,18 @@ def test_effect_table_covers_every_tool_and_agrees_with_tau2s_marks(domain: str)
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_read_only_tools_leave_the_db_unchanged(domain: str) -> None:
     """The checker replays only state-changing calls: reads must not touch the DB."""
-    dom = tau2._domain(domain)
+    dom = tau2.domain_data(domain)
     table = tau2.EFFECT_TABLES[domain]
     toolkit = dom.fresh_toolkit()
-    before = tau2._fingerprint(toolkit)
+    before = tau2.fingerprint(toolkit)
     reads = 0
     for task_id in dom.tasks:
         for name, arguments in gold(domain, task_id):
             if not table[name].effect.changes_state:
-                tau2._run_tool(toolkit, name, arguments)
+                tau2.run_tool(toolkit, name, arguments)
                 reads += 1
     assert reads > 50
-    assert tau2._fingerprint(toolkit) == before
+    assert tau2.fingerprint(toolkit) == before
 
 
 # -- checker -----------------------------------------------------------------------------------
@@ -158,7 +159,7 @@ def test_checker_accepts_the_ground_truth_of_every_task(domain: str) -> None:
 
 def _changing_tasks(domain: str, limit: int) -> list[str]:
     """Test tasks whose last ground-truth write really changes the DB."""
-    dom = tau2._domain(domain)
+    dom = tau2.domain_data(domain)
     out = []
     for episode in tau2.load(domain, "test"):
         writes = dom.writes(gold(domain, episode.meta["task_id"]))
@@ -172,7 +173,7 @@ def _changing_tasks(domain: str, limit: int) -> list[str]:
 
 
 def _extra_write(domain: str) -> tuple[str, dict[str, Any]]:
-    user_id = next(iter(tau2._domain(domain).fresh_toolkit().db.users))
+    user_id = next(iter(tau2.domain_data(domain).fresh_toolkit().db.users))
     if domain == "airline":
         return ("send_certificate", {"user_id": user_id, "amount": 150})
     address = {"address1": "1 Test Road", "address2": "", "city": "Testville", "state": "TX",
@@ -232,10 +233,10 @@ def test_checker_needs_the_required_information_in_an_answer() -> None:
 
 def test_db_comparison_falls_back_to_tau2s_own_hash(monkeypatch: pytest.MonkeyPatch) -> None:
     """When the fast fingerprints differ, tau2's key-order-free hash decides."""
-    dom = tau2._domain("retail")
+    dom = tau2.domain_data("retail")
     task_id = _changing_tasks("retail", 1)[0]
     counter = itertools.count()
-    monkeypatch.setattr(tau2, "_fingerprint", lambda toolkit: f"unique-{next(counter)}")
+    monkeypatch.setattr(tau2_domains, "fingerprint", lambda toolkit: f"unique-{next(counter)}")
     monkeypatch.setattr(dom, "_after", {})
     calls = gold("retail", task_id)
     env = tau2.Tau2Env("retail", task_id)
@@ -278,8 +279,8 @@ def test_tools_run_on_the_live_db_and_sandboxed_writes_commit_or_vanish() -> Non
     turns = clock.run(main(env, clock, withdraw=False))
     assert env.check(turns).passed
     assert env.committed_state() != initial
-    assert env.committed_state()["db"] == tau2._domain(domain).state_after(
-        tau2._domain(domain).writes(calls), with_hash=False)[0]
+    assert env.committed_state()["db"] == tau2.domain_data(domain).state_after(
+        tau2.domain_data(domain).writes(calls), with_hash=False)[0]
 
     withdrawn = tau2.Tau2Env(domain, task_id)
     clock = VirtualClock()
@@ -406,7 +407,7 @@ def test_scripted_user_is_built_from_the_scenario_alone() -> None:
     ],
 )
 def test_scenario_sentences_are_spoken_in_first_person(scenario: str, spoken: str) -> None:
-    assert " ".join(tau2._first_person(s) for s in tau2._sentences(scenario)) == spoken
+    assert " ".join(tau2.first_person(s) for s in tau2.sentences(scenario)) == spoken
 
 
 # -- end to end through the runner -------------------------------------------------------------
@@ -422,7 +423,7 @@ def test_runner_plays_a_task_and_the_checker_passes_the_ground_truth() -> None:
     episode = next(
         e for e in tau2.load(domain, "test")
         if task(domain, e.meta["task_id"]).evaluation_criteria.communicate_info
-        and tau2._domain(domain).writes(gold(domain, e.meta["task_id"]))
+        and tau2.domain_data(domain).writes(gold(domain, e.meta["task_id"]))
     )
     # A session does not run the same call twice, so a repeated read is made once.
     calls, seen = [], set()
