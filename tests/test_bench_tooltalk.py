@@ -34,7 +34,7 @@ def as_run(calls: list[ToolCallReport]) -> list[TurnRecord]:
 def truth(split: str, name: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     """(api, arguments the agent would pass, recorded outcome) for each ground-truth call."""
     out = []
-    for api in tt._conversation(split, name).ground_truth():
+    for api in tt.find_conversation(split, name).ground_truth():
         arguments = {k: v for k, v in api["request"]["parameters"].items() if k != "session_token"}
         out.append((api["request"]["api_name"], arguments,
                     {"response": api["response"], "exception": api["exception"]}))
@@ -44,7 +44,7 @@ def truth(split: str, name: str) -> list[tuple[str, dict[str, Any], dict[str, An
 def executed(split: str, name: str,
              calls: list[tuple[str, dict[str, Any]]]) -> list[ToolCallReport]:
     """Run calls on a fresh world, as the agent's tools would, and report them."""
-    world = tt._conversation(split, name).fresh_world()
+    world = tt.find_conversation(split, name).fresh_world()
     return [
         report(i, api, arguments, json.loads(json.dumps(world.execute(api, arguments))))
         for i, (api, arguments) in enumerate(calls)
@@ -86,17 +86,17 @@ def test_bad_names_give_clear_errors() -> None:
 
 def test_user_turns_merge_consecutive_messages_and_drop_trailing_ones() -> None:
     for split, name in everything():
-        conversation = tt._conversation(split, name)
+        conversation = tt.find_conversation(split, name)
         roles = [m["role"] for m in conversation.data["conversation"]]
         replies = sum(1 for a, b in itertools.pairwise(roles) if (a, b) == ("user", "assistant"))
         episode = next(e for e in tt.load("tooltalk", split) if e.id == name)
         assert len(episode.turns) == replies
     episode = next(e for e in tt.load("tooltalk") if e.id.startswith("AccountTools-Calendar-"
                                                                       "Weather-RegisterUser-0"))
-    messages = tt._conversation("test", episode.id).data["conversation"]
+    messages = tt.find_conversation("test", episode.id).data["conversation"]
     assert episode.turns[0] == f"{messages[0]['text']} {messages[1]['text']}"
     last_user = [m["text"] for m in messages if m["role"] == "user"][-1]
-    trailing = tt._conversation("test", "golden_conversation_2").data["conversation"][-1]
+    trailing = tt.find_conversation("test", "golden_conversation_2").data["conversation"][-1]
     assert trailing["role"] == "user"
     assert trailing["text"] not in next(
         e for e in tt.load("tooltalk") if e.id == "golden_conversation_2").turns
@@ -105,7 +105,7 @@ def test_user_turns_merge_consecutive_messages_and_drop_trailing_ones() -> None:
 
 def test_context_carries_toolTalks_user_data() -> None:
     env = next(e for e in tt.load("tooltalk") if e.id == "golden_conversation_2").make_env()
-    meta = tt._conversation("test", "golden_conversation_2").metadata
+    meta = tt.find_conversation("test", "golden_conversation_2").metadata
     assert meta["location"] in env.context() and meta["timestamp"] in env.context()
 
 
@@ -124,7 +124,7 @@ def test_apis_load_without_torch_and_leave_tooltalks_package_alone() -> None:
 
 
 def test_effect_table_covers_every_api_and_follows_is_action() -> None:
-    classes = tt._package().apis
+    classes = tt.tooltalk_package().apis
     assert set(tt.TOOLTALK_EFFECTS) == set(classes) and len(classes) == 28
     for name, cls in classes.items():
         spec = tt.TOOLTALK_EFFECTS[name]
@@ -208,7 +208,7 @@ def test_failed_and_withdrawn_calls_are_predictions_but_never_bad_actions() -> N
 
 def test_metrics_follow_toolTalks_definitions() -> None:
     split, name = "test", "Calendar-Messages-Weather-DeleteEvent-0"
-    conversation = tt._conversation(split, name)
+    conversation = tt.find_conversation(split, name)
     gt = [(api, args) for api, args, _ in truth(split, name)]
     perfect = tt.tooltalk_metrics(conversation, executed(split, name, gt))
     assert (perfect.precision, perfect.recall, perfect.success, perfect.soft_success) == (
@@ -227,7 +227,7 @@ def test_free_text_is_compared_by_word_overlap_at_toolTalks_thresholds() -> None
     assert tt.text_similarity("buy milk", "walk the dog") == 0.0
     assert tt.text_similarity(None, "x") == 0.0
     assert 0.8 < tt.text_similarity("call mom tonight please", "please call mom tonight now") < 1
-    classes = tt._package().apis
+    classes = tt.tooltalk_package().apis
     sent = {"request": {"api_name": "SendMessage", "parameters": {
         "session_token": "t", "receiver": "bob", "message": "see you at noon tomorrow"}},
         "response": {"message_id": "1"}, "exception": None}
@@ -282,7 +282,7 @@ def test_tools_add_the_session_and_sandboxed_actions_commit_or_vanish() -> None:
 
 def test_login_state_follows_the_conversation() -> None:
     split, name = "test", "AccountTools-Calendar-Weather-RegisterUser-0"
-    conversation = tt._conversation(split, name)
+    conversation = tt.find_conversation(split, name)
     assert "session_token" not in conversation.user
     world = conversation.fresh_world()
     assert world.execute("GetReminders", {}) == {"response": None,
@@ -303,7 +303,7 @@ def _plan(split: str, name: str) -> list[list[tuple[str, dict[str, Any]]]]:
     """The ground-truth calls of each played user turn."""
     plan: list[list[tuple[str, dict[str, Any]]]] = []
     waiting = False
-    for message in tt._conversation(split, name).data["conversation"]:
+    for message in tt.find_conversation(split, name).data["conversation"]:
         if message["role"] == "user":
             waiting = True
         elif waiting:
