@@ -74,7 +74,7 @@ def test_ids_are_stable_when_a_template_draws_more() -> None:
 def test_no_test_episode_can_reach_training_data() -> None:
     """``specagent synth`` reads only train tasks (train/tasks.py refuses any other split); its
     assistant tasks are generated apart from this benchmark, so none may repeat a test request."""
-    from specagent.train.tasks import load_tasks
+    from specagent.train.sources import load_tasks
 
     requests = {" ".join(t.request.lower().split()) for t in load_tasks("assistant", split="train")}
     for episode in load_dataset("assistant", split="test"):

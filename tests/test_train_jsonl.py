@@ -6,7 +6,7 @@ import json
 
 from specagent.train.jsonl_tasks import known_at
 from specagent.train.synth import synthesize
-from specagent.train.tasks import load_tasks
+from specagent.train.sources import load_tasks
 
 _TOOLS = [
     {

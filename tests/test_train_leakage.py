@@ -12,7 +12,8 @@ from specagent.bench.datasets import load_dataset
 from specagent.envs.assistant import EXAMPLE_REQUESTS
 from specagent.train.assistant_tasks import all_assistant_tasks
 from specagent.train.synth import draw_settings, play_task, synthesize, write_jsonl
-from specagent.train.tasks import TestSplitError, load_tasks
+from specagent.train.sources import load_tasks
+from specagent.train.tasks import TestSplitError
 
 _UPDATE = re.compile(r"<(partial|final)_query_update>(.*?)</\1_query_update>", re.DOTALL)
 

@@ -17,7 +17,7 @@ from specagent.train.sft import (
     train,
 )
 from specagent.train.synth import synthesize, write_jsonl
-from specagent.train.tasks import load_tasks
+from specagent.train.sources import load_tasks
 
 
 @pytest.fixture(scope="module")

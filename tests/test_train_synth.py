@@ -10,7 +10,8 @@ import pytest
 
 from specagent.protocol import ChatMessage, parse_output
 from specagent.train.synth import draw_settings, play_task, synthesize, write_jsonl
-from specagent.train.tasks import ScriptCall, load_tasks
+from specagent.train.sources import load_tasks
+from specagent.train.tasks import ScriptCall
 from specagent.train.validate import TraceInvalid, replay_executor, replay_parser
 
 

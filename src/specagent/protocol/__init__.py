@@ -29,7 +29,8 @@ text (taken as the answer). Anything else is a :class:`ParseError`, which the ag
 as a ``<protocol_error>`` so the model can try again.
 
 Layout: ``actions.py`` the dataclasses an output is read into, ``render.py`` events and actions
-to text, ``parse.py`` text to actions (also while streaming). Import from the package.
+to text, ``parse.py`` text to actions (also while streaming). Import from the package; only the
+training generator needs ``inputs.py``, which reads a rendered context's input tags back.
 """
 
 from .actions import (

@@ -14,7 +14,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from .tasks import TestSplitError, load_tasks
+from .sources import load_tasks
+from .tasks import TestSplitError
 
 __all__ = ["app", "evaluate", "export", "synth", "train"]
 

@@ -35,7 +35,8 @@ from ..profiles import MeasuredProfile
 from ..protocol import THINK_INTERRUPTED, ParseError, parse_output
 from ..speech.simulator import simulate_speech
 from ..tools import ToolError, Toolset
-from .tasks import TrainTask, load_tasks
+from .sources import load_tasks
+from .tasks import TrainTask
 from .validate import normalise
 
 __all__ = [

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..bench.datasets.jsonl import EpisodeFormatError, EpisodeLine, _inline_tool
+from ..bench.datasets.jsonl import EpisodeFormatError, EpisodeLine
 from ..grounding import ungrounded_values
 from ..tools import Toolset
 from .tasks import Results, ScriptCall, TrainTask
@@ -78,7 +78,7 @@ def jsonl_tasks(path: str, split: str) -> list[TrainTask]:
                 split=line.split,
                 request=request,
                 calls=tuple(calls),
-                make_toolset=lambda specs=specs: Toolset(_inline_tool(s) for s in specs),
+                make_toolset=lambda specs=specs: Toolset(s.to_tool() for s in specs),
                 answer=_answer([(c.key, c.name) for c in calls]),
                 family="jsonl",
             )

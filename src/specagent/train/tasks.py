@@ -12,9 +12,10 @@ determined. :class:`TrainTask` carries exactly that, whatever dataset it came fr
 * ``make_toolset``: the real tools, bound to fresh state;
 * ``answer``: the reply once every result is in.
 
-Sources are registered in :data:`TASK_SOURCES`; each yields tasks of one split. Training data
-is only ever made from ``train`` tasks: :func:`load_tasks` refuses any other split and
-:func:`require_train` guards every entry point (tested).
+Where tasks come from is ``sources.py`` (:func:`~specagent.train.sources.load_tasks`); each
+source yields tasks of one split. Training data is only ever made from ``train`` tasks:
+``load_tasks`` refuses a source that mixes splits and :func:`require_train` guards every
+entry point (tested).
 """
 
 from __future__ import annotations
@@ -26,14 +27,12 @@ from typing import Any
 from ..tools import Toolset
 
 __all__ = [
-    "TASK_SOURCES",
     "ArgsFn",
     "Results",
     "ScriptCall",
-    "TaskSource",
     "TestSplitError",
     "TrainTask",
-    "load_tasks",
+    "names_in",
     "require_train",
 ]
 
@@ -145,45 +144,6 @@ def require_train(task: TrainTask) -> TrainTask:
             "training data is made from train splits only"
         )
     return task
-
-
-TaskSource = Callable[[str], list[TrainTask]]
-"""``source(split)`` -> the tasks of that split, in a stable order."""
-
-
-def _assistant(split: str) -> list[TrainTask]:
-    from .assistant_tasks import assistant_tasks
-
-    return assistant_tasks(split)
-
-
-def _jsonl(path: str, split: str) -> list[TrainTask]:
-    from .jsonl_tasks import jsonl_tasks
-
-    return jsonl_tasks(path, split)
-
-
-TASK_SOURCES: dict[str, TaskSource] = {"assistant": _assistant}
-
-
-def load_tasks(source: str, *, split: str = "train", limit: int | None = None) -> list[TrainTask]:
-    """Tasks from a named source (or ``jsonl:PATH``) for ``split``, first ``limit`` of them."""
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    if source.startswith("jsonl:"):
-        tasks = _jsonl(source.removeprefix("jsonl:"), split)
-    else:
-        try:
-            loader = TASK_SOURCES[source]
-        except KeyError:
-            raise ValueError(
-                f"unknown task source {source!r}; known: {', '.join(TASK_SOURCES)} or jsonl:PATH"
-            ) from None
-        tasks = loader(split)
-    bad = [t.id for t in tasks if t.split != split]
-    if bad:  # a source that mixes splits is a bug that could leak test data
-        raise TestSplitError(f"source {source!r} returned tasks of another split: {bad[:5]}")
-    return tasks if limit is None else tasks[:limit]
 
 
 def names_in(tasks: Sequence[TrainTask]) -> set[str]:

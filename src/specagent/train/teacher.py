@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,26 +37,11 @@ from ..protocol import (
     parse_output,
     render_action,
 )
+from ..protocol.inputs import CancelInput, QueryUpdateInput, ToolResultInput, read_inputs
 from ..tools import ToolError
 from .tasks import ScriptCall, TrainTask
 
 __all__ = ["ContextView", "Teacher", "TeacherError", "read_context"]
-
-_UPDATE_RE = re.compile(
-    r"<(?P<tag>partial_query_update|final_query_update)>(?P<text>.*?)</(?P=tag)>", re.DOTALL
-)
-_RESULT_RE = re.compile(
-    r'<tool_result id="(?P<id>\d+)"(?: error="(?P<error>[^"]*)")?>(?P<body>.*?)</tool_result>',
-    re.DOTALL,
-)
-_CANCEL_RE = re.compile(r'<cancel id="(?P<id>\d+)"/>')
-_INPUT_RE = re.compile(
-    r"<(?P<tag>partial_query_update|final_query_update)>.*?</(?P=tag)>"
-    r'|<tool_result id="\d+"(?: error="[^"]*")?>.*?</tool_result>'
-    r'|<cancel id="\d+"/>'
-    r"|<protocol_error>.*?</protocol_error>",
-    re.DOTALL,
-)
 
 
 class TeacherError(RuntimeError):
@@ -115,31 +99,25 @@ def read_context(messages: Sequence[ChatMessage]) -> ContextView:
             elif isinstance(action, RemoveAction) and action.call_id in view.calls:
                 view.calls[action.call_id].live = False
             continue
-        for m in _INPUT_RE.finditer(message.content):
-            text = m.group(0)
-            update = _UPDATE_RE.fullmatch(text)
-            if update:
-                words.append(update.group("text"))
-                view.final = view.final or update.group("tag") == "final_query_update"
-                continue
-            result = _RESULT_RE.fullmatch(text)
-            if result:
-                call = view.calls.get(int(result.group("id")))
+        for item in read_inputs(message.content):
+            if isinstance(item, QueryUpdateInput):
+                words.append(item.text)
+                view.final = view.final or item.final
+            elif isinstance(item, ToolResultInput):
+                call = view.calls.get(item.call_id)
                 if call is None:
-                    raise TeacherError(f"result for unknown call {result.group('id')}")
+                    raise TeacherError(f"result for unknown call {item.call_id}")
                 call.has_result = True
-                if result.group("error") is not None:
-                    call.error = f"{result.group('error')}: {result.group('body')}"
+                if item.error_type is not None:
+                    call.error = f"{item.error_type}: {item.body}"
                 else:
-                    call.result = json.loads(result.group("body"))
-                continue
-            cancel = _CANCEL_RE.fullmatch(text)
-            if cancel:
-                call = view.calls.get(int(cancel.group("id")))
+                    call.result = json.loads(item.body)
+            elif isinstance(item, CancelInput):
+                call = view.calls.get(item.call_id)
                 if call is not None:
                     call.live = False
-                continue
-            view.protocol_errors += 1
+            else:
+                view.protocol_errors += 1
     view.heard_text = " ".join(words)
     return view
 

@@ -38,9 +38,10 @@ from ..protocol import (
     parse_output,
     render_action,
 )
-from ..tools import ToolError, Toolset
+from ..protocol.inputs import ToolResultInput, mentions_cancel, read_inputs
+from ..speculation import Mechanism, Speculation, mechanism_for
+from ..tools import Tool, ToolError, Toolset
 from .tasks import TrainTask
-from .teacher import _CANCEL_RE, _INPUT_RE, _RESULT_RE
 
 __all__ = ["TraceInvalid", "normalise", "replay_executor", "replay_parser", "validate_trace"]
 
@@ -105,6 +106,18 @@ def replay_parser(messages: Sequence[ChatMessage]) -> dict[str, int]:
     return dict(counts)
 
 
+def _held_until_shown(tool: Tool | None) -> bool:
+    """Whether the replay runs a call only once the trace shows its result.
+
+    The replay has no sandbox and no commit point, so it asks the hold rule
+    (:func:`~specagent.speculation.mechanism_for`) for the most permissive policy: a call that
+    may act on the real state early there (a read, or a reversible call undone if withdrawn)
+    runs at once; one that would be sandboxed or held takes effect only at its commit point,
+    which the replay places where the trace shows its result.
+    """
+    return mechanism_for(tool, Speculation.FULL) in (Mechanism.SANDBOX, Mechanism.HOLD)
+
+
 async def _replay(messages: Sequence[ChatMessage], toolset: Toolset, clock: VirtualClock) -> None:
     emitted: list[Any] = []
     latest: dict[int, Any] = {}
@@ -124,11 +137,7 @@ async def _replay(messages: Sequence[ChatMessage], toolset: Toolset, clock: Virt
                         superseded[action.call_id] = latest.get(action.call_id)
                         executor.withdraw(action.call_id, "revised", notify=False)
                         await clock.sleep(_SETTLE_S)
-                    tool = toolset.get(action.name)
-                    # An effect that cannot be undone runs only once its result is shown.
-                    hold = (
-                        tool is not None and tool.effect.changes_state and tool.compensate is None
-                    )
+                    hold = _held_until_shown(toolset.get(action.name))
                     rec = executor.submit(
                         action.call_id, action.name, action.arguments, action.depends, hold=hold
                     )
@@ -149,11 +158,10 @@ async def _replay(messages: Sequence[ChatMessage], toolset: Toolset, clock: Virt
                 continue
             if message.role != "user":
                 continue
-            for m in _INPUT_RE.finditer(message.content):
-                result = _RESULT_RE.fullmatch(m.group(0))
-                if result is None:
+            for result in read_inputs(message.content):
+                if not isinstance(result, ToolResultInput):
                     continue
-                call_id = int(result.group("id"))
+                call_id = result.call_id
                 if call_id in held:
                     rec = held.pop(call_id)
                     executor.commit(call_id)
@@ -161,9 +169,9 @@ async def _replay(messages: Sequence[ChatMessage], toolset: Toolset, clock: Virt
                     if rec.status is not CallStatus.DONE:
                         raise TraceInvalid("executor_replay", f"call {call_id} {rec.error}")
                     latest[call_id] = json.loads(json.dumps(rec.result, default=str))
-                if result.group("error") is not None:
+                if result.error_type is not None:
                     raise TraceInvalid("executor_replay", f"call {call_id} failed in the trace")
-                shown = json.loads(result.group("body"))
+                shown = json.loads(result.body)
                 if call_id in superseded and shown == superseded[call_id] != latest.get(call_id):
                     raise TraceInvalid(
                         "stale_result",
@@ -243,6 +251,6 @@ def validate_trace(
         for e in result.ledger.events
         if isinstance(e, (ToolCallIssued, ToolCallRevised)) and e.t < final_t
     )
-    counts["cancelled"] = sum(bool(_CANCEL_RE.search(m.content)) for m in messages)
+    counts["cancelled"] = sum(mentions_cancel(m.content) for m in messages)
     counts["latency_ms"] = round(1000 * (result.latency_s or 0.0))
     return counts

@@ -33,7 +33,7 @@ import pydantic
 from ...tools import Effect, Tool, Toolset
 from ..episode import Check, Episode, EpisodeEnv, TurnRecord, committed_calls
 
-__all__ = ["EpisodeFormatError", "EpisodeLine", "load_file", "parse_lines"]
+__all__ = ["EpisodeFormatError", "EpisodeLine", "InlineTool", "load_file", "parse_lines"]
 
 
 class EpisodeFormatError(ValueError):
@@ -41,6 +41,8 @@ class EpisodeFormatError(ValueError):
 
 
 class InlineTool(pydantic.BaseModel):
+    """A tool written into an episode line: a JSON schema and a fixed result."""
+
     model_config = pydantic.ConfigDict(extra="forbid")
 
     name: str
@@ -50,6 +52,18 @@ class InlineTool(pydantic.BaseModel):
     )
     effect: Literal["read_only", "idempotent", "irreversible"] = "read_only"
     returns: Any = None
+
+    def to_tool(self) -> Tool:
+        """A real :class:`~specagent.tools.Tool` that checks its arguments against the schema
+        and returns the fixed result (raises if the schema is not a valid JSON Schema)."""
+        result = self.returns
+
+        async def fixed(**_: Any) -> Any:
+            return result
+
+        return Tool.from_json_schema(
+            self.name, self.description, self.parameters, fixed, effect=Effect(self.effect)
+        )
 
 
 class ExpectedCall(pydantic.BaseModel):
@@ -117,17 +131,6 @@ class _CallMatchingEnv(EpisodeEnv):
         return Check(passed=not problems, detail="; ".join(problems) or "as expected")
 
 
-def _inline_tool(spec: InlineTool) -> Tool:
-    result = spec.returns
-
-    async def fixed(**_: Any) -> Any:
-        return result
-
-    return Tool.from_json_schema(
-        spec.name, spec.description, spec.parameters, fixed, effect=Effect(spec.effect)
-    )
-
-
 def _import_factory(path: str) -> Any:
     module_name, sep, attr = path.partition(":")
     if not sep or not module_name or not attr:
@@ -137,7 +140,7 @@ def _import_factory(path: str) -> Any:
 
 def _make_env(line: EpisodeLine) -> EpisodeEnv:
     if line.tools is not None:
-        return _CallMatchingEnv(line, Toolset(_inline_tool(t) for t in line.tools))
+        return _CallMatchingEnv(line, Toolset(t.to_tool() for t in line.tools))
     made = _import_factory(line.env or "")()
     if isinstance(made, EpisodeEnv):
         return made
@@ -168,7 +171,7 @@ def parse_lines(lines: Sequence[str], *, source: str = "<lines>") -> list[Episod
                 raise EpisodeFormatError(f"{source}:{number}: cannot load env: {exc}") from None
         for tool_spec in line.tools or []:
             try:
-                _inline_tool(tool_spec)
+                tool_spec.to_tool()
             except Exception as exc:  # noqa: BLE001 - report any schema problem with its line
                 raise EpisodeFormatError(f"{source}:{number}: tool {tool_spec.name}: {exc}") from None
         episodes.append(
