@@ -23,12 +23,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
+from .errors import SpecagentError
+
 T = TypeVar("T")
 
 __all__ = ["Clock", "RealClock", "VirtualClock", "ClockError"]
 
 
-class ClockError(RuntimeError):
+class ClockError(SpecagentError, RuntimeError):
     """A clock was used outside the event loop it belongs to."""
 
 

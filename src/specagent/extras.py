@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from .errors import SpecagentError
+
 __all__ = ["EXTRAS", "MissingExtraError", "require"]
 
 EXTRAS: dict[str, str] = {
@@ -26,7 +28,7 @@ EXTRAS: dict[str, str] = {
 """What each extra brings; ``all`` is every one of them except ``train`` (see README)."""
 
 
-class MissingExtraError(ImportError):
+class MissingExtraError(SpecagentError, ImportError):
     """Raised when a feature needs a package from an extra that is not installed."""
 
     def __init__(self, extra: str, module: str, feature: str, hint: str = "") -> None:

@@ -14,12 +14,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["find_references", "resolve_references", "ReferenceError_"]
+from .errors import SpecagentError
+
+__all__ = ["find_references", "resolve_references", "ResultReferenceError"]
 
 _REF_RE = re.compile(r"^\$(\d+)((?:\.[A-Za-z0-9_\-]+)*)$")
 
 
-class ReferenceError_(ValueError):
+class ResultReferenceError(SpecagentError, ValueError):
     """A reference names a result, or a part of one, that does not exist."""
 
 
@@ -45,7 +47,7 @@ def find_references(arguments: Mapping[str, Any]) -> set[int]:
 
 def _lookup(call_id: int, path: str, results: Mapping[int, Any]) -> Any:
     if call_id not in results:
-        raise ReferenceError_(f"${call_id} has no result")
+        raise ResultReferenceError(f"${call_id} has no result")
     value = results[call_id]
     for part in [p for p in path.split(".") if p]:
         if isinstance(value, list) and part.isdigit() and int(part) < len(value):
@@ -53,7 +55,9 @@ def _lookup(call_id: int, path: str, results: Mapping[int, Any]) -> Any:
         elif isinstance(value, Mapping) and part in value:
             value = value[part]
         else:
-            raise ReferenceError_(f"${call_id}{path}: no {part!r} in the result of call {call_id}")
+            raise ResultReferenceError(
+                f"${call_id}{path}: no {part!r} in the result of call {call_id}"
+            )
     return value
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import jsonschema
 import pydantic
 
+from .errors import SpecagentError
 from .sandbox import StateCell
 
 __all__ = [
@@ -51,7 +52,7 @@ class Effect(enum.Enum):
         return self is not Effect.READ_ONLY
 
 
-class ToolError(Exception):
+class ToolError(SpecagentError):
     """Base of tool lookup and validation errors."""
 
     error_type = "tool_error"

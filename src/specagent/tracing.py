@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import SpecagentError
 from .events import (
     AnswerCompleted,
     AnswerStarted,
@@ -80,7 +81,7 @@ _FEATURE = "tracing"
 _TURN_START = "session-start"
 
 
-class TracingError(ValueError):
+class TracingError(SpecagentError, ValueError):
     """A ``--trace`` value or OTel variable that names no exporter this build knows."""
 
 

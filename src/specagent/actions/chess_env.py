@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from ..clock import Clock
+from ..errors import SpecagentError
 from ..extras import require
 from ..tools import Effect
 from .environment import ActionEnvironment
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 
-class ChessConfigError(ValueError):
+class ChessConfigError(SpecagentError, ValueError):
     """A chess setting is out of range."""
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ..clock import Clock
+from ..errors import SpecagentError
 from .accounting import CallRecord, Fate, Role, RunResult, StepRecord
 from .environment import A, ActionEnvironment, Envelope, S
 
@@ -34,7 +35,7 @@ __all__ = ["ActionSpeculator", "SpeculationConfig", "SpeculationConfigError"]
 T = TypeVar("T")
 
 
-class SpeculationConfigError(ValueError):
+class SpeculationConfigError(SpecagentError, ValueError):
     """A speculation setting is out of range."""
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import Clock, VirtualClock
+from ..errors import SpecagentError
 from ..profiles import ModelledProfile, get_profile
 from ..tools import Effect
 from .accounting import RunResult, compare_runs, mean
@@ -57,7 +58,7 @@ __all__ = [
 ]
 
 
-class RetailUnavailable(RuntimeError):
+class RetailUnavailable(SpecagentError, RuntimeError):
     """tau2-bench is not installed (or its retail data is missing)."""
 
 

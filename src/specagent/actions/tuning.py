@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..clock import Clock, VirtualClock
+from ..errors import SpecagentError
 from ..tools import Effect
 from .environment import ActionEnvironment
 from .lossy import LossyConfig, LossyResult, LossyRunner, LossyWrite
@@ -55,7 +56,7 @@ __all__ = [
 ]
 
 
-class TuningConfigError(ValueError):
+class TuningConfigError(SpecagentError, ValueError):
     """A tuning setting is out of range."""
 
 

@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from typing import Self
 
 from ..clock import Clock
+from ..errors import SpecagentError
 
 __all__ = ["EnginePool", "SearchResult", "UciEngine", "UciError", "find_stockfish"]
 
 DEBIAN_STOCKFISH = "/usr/games/stockfish"
 
 
-class UciError(RuntimeError):
+class UciError(SpecagentError, RuntimeError):
     """The engine is missing, failed to start, or answered something unexpected."""
 
 

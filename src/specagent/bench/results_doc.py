@@ -12,6 +12,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..errors import SpecagentError
 from .metrics import Interval, PolicyMetrics
 from .runner import EpisodeOutcome
 
@@ -40,7 +41,7 @@ POLICY_COLOURS = {
 }
 _SPARE_COLOURS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22")
 
-class ResultsError(ValueError):
+class ResultsError(SpecagentError, ValueError):
     """The document is not a ``results.json`` this version can read."""
 
 

@@ -28,7 +28,7 @@ from ..events import (
     ToolCallHeld,
     ToolCallStarted,
 )
-from ..references import ReferenceError_, find_references, resolve_references
+from ..references import ResultReferenceError, find_references, resolve_references
 from ..tools import ToolError, Toolset
 from .dispositions import Dispositions
 from .records import (
@@ -327,7 +327,7 @@ class ToolExecutor:
             results = {d: self._book.current[d].result for d in rec.depends}
             try:
                 rec.arguments = tool.validate(resolve_references(rec.arguments, results))
-            except (ReferenceError_, ToolError) as exc:
+            except (ResultReferenceError, ToolError) as exc:
                 self._finish(rec, CallStatus.FAILED, error=str(exc), error_type="invalid_arguments")
                 return
         if gate is not None and not gate.is_set():

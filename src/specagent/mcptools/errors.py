@@ -18,6 +18,8 @@ the executor; the session goes on with its other tools.
 
 from __future__ import annotations
 
+from ..errors import SpecagentError
+
 __all__ = [
     "McpCallTimeout",
     "McpCompensationError",
@@ -29,7 +31,7 @@ __all__ = [
 ]
 
 
-class McpError(Exception):
+class McpError(SpecagentError):
     """Base of every MCP tool error. ``server`` names the server (its command line or URL)."""
 
     def __init__(self, message: str, *, server: str | None = None) -> None:

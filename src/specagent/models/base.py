@@ -9,10 +9,11 @@ within one token of that. Backends charge their compute to the clock through a l
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 
 from ..clock import Clock
+from ..errors import SpecagentError
 from ..profiles import LatencyProfile
 from ..protocol import ChatMessage
 
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 
-class ModelError(RuntimeError):
+class ModelError(SpecagentError, RuntimeError):
     """A model backend could not produce output."""
 
 

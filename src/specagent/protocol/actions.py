@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import SpecagentError
+
 __all__ = [
     "Action",
     "AnswerAction",
@@ -60,7 +62,7 @@ class ParsedOutput:
     tolerated: tuple[str, ...] = ()
 
 
-class ParseError(ValueError):
+class ParseError(SpecagentError, ValueError):
     """Model output that holds no readable action. ``raw`` is the text that was read."""
 
     def __init__(self, message: str, raw: str) -> None:

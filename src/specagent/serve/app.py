@@ -38,6 +38,7 @@ from fastapi.staticfiles import StaticFiles
 from ..agent import Policy, SessionConfig
 from ..clock import Clock, RealClock
 from ..envs.assistant import AssistantWorld, assistant_toolset, tool_latency
+from ..errors import SpecagentError
 from ..ledger import SQLiteLedgerStore
 from .connection import Connection, Hangup, Outbox
 from .conversation import (
@@ -71,7 +72,7 @@ __all__ = [
 log = logging.getLogger("specagent.serve")
 
 
-class BindError(ValueError):
+class BindError(SpecagentError, ValueError):
     """Listening beyond the loopback interface without a token."""
 
 

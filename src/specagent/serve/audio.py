@@ -22,6 +22,7 @@ import numpy as np
 
 from ..agent import AgentState
 from ..clock import Clock
+from ..errors import SpecagentError
 from ..events import Event, UserSpeech
 from ..voice.asr import WhisperAsr
 from ..voice.compute import Worker
@@ -31,12 +32,12 @@ from ..voice.stream import Frame
 from ..voice.vad import SileroVad
 from .conversation import ConversationRunner
 
-__all__ = ["AudioEngines", "AudioListener", "AudioFormatError"]
+__all__ = ["AudioEngines", "AudioListener", "AudioMessageError"]
 
 SAMPLE_RATE = 16_000
 
 
-class AudioFormatError(ValueError):
+class AudioMessageError(SpecagentError, ValueError):
     """A binary message that is not 16-bit PCM (an odd number of bytes)."""
 
 
@@ -72,7 +73,7 @@ class AudioListener:
 
     def feed(self, data: bytes) -> None:
         if len(data) % 2:
-            raise AudioFormatError(
+            raise AudioMessageError(
                 f"audio messages are 16-bit PCM: {len(data)} bytes is not a whole number of samples"
             )
         pcm = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0

@@ -32,6 +32,7 @@ from ..agent import Policy, Session, SessionConfig, SessionResult
 from ..agent.prompt import system_prompt
 from ..agent.restore import close_cut_turn
 from ..clock import Clock
+from ..errors import SpecagentError
 from ..events import (
     Event,
     SessionEnded,
@@ -64,11 +65,11 @@ before the turn starts, which a live client cannot give."""
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class ConversationBusy(RuntimeError):
+class ConversationBusy(SpecagentError, RuntimeError):
     """Another connection is attached to this conversation."""
 
 
-class UnknownConversation(KeyError):
+class UnknownConversation(SpecagentError, KeyError):
     """No conversation has this id (in memory or in the store)."""
 
 

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import SpecagentError
 from ..extras import require
 
 __all__ = [
@@ -43,7 +44,7 @@ _VENDOR = "vendor/llama.cpp/"
 _WANTED = ("convert_hf_to_gguf.py", "convert_lora_to_gguf.py", "conversion/", "gguf-py/")
 
 
-class ExportError(RuntimeError):
+class ExportError(SpecagentError, RuntimeError):
     """An export step failed; the message says which and why."""
 
 

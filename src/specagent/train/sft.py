@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import SpecagentError
 from ..extras import MissingExtraError, require
 
 __all__ = [
@@ -43,7 +44,7 @@ __all__ = [
 _TRAIN_HINT = "pip install torch==2.13.0 first, from its CPU wheel: see docs/training.md"
 
 
-class TrainingStackMissing(RuntimeError):
+class TrainingStackMissing(SpecagentError, RuntimeError):
     """The optional training packages are not installed."""
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import SpecagentError
 from ..tools import Toolset
 
 __all__ = [
@@ -43,7 +44,7 @@ ArgsFn = Callable[[Results], dict[str, Any]]
 """The arguments of a call, given the results of the calls it needs."""
 
 
-class TestSplitError(ValueError):
+class TestSplitError(SpecagentError, ValueError):
     """A test-split task was offered for training data; it must never enter it."""
 
     __test__ = False  # not a pytest test class

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import SpecagentError
 from ..protocol import (
     THINK_INTERRUPTED,
     AnswerAction,
@@ -44,7 +45,7 @@ from .tasks import ScriptCall, TrainTask
 __all__ = ["ContextView", "Teacher", "TeacherError", "read_context"]
 
 
-class TeacherError(RuntimeError):
+class TeacherError(SpecagentError, RuntimeError):
     """The context holds something the teacher cannot follow (the trace is rejected)."""
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..agent.records import SessionResult
 from ..clock import VirtualClock
+from ..errors import SpecagentError
 from ..events import ToolCallIssued, ToolCallRevised
 from ..executor import CallStatus, ToolExecutor
 from ..protocol import (
@@ -46,7 +47,7 @@ from .tasks import TrainTask
 __all__ = ["TraceInvalid", "normalise", "replay_executor", "replay_parser", "validate_trace"]
 
 
-class TraceInvalid(ValueError):
+class TraceInvalid(SpecagentError, ValueError):
     """A synthesized trace that must not be used; ``reason`` is a short counter key."""
 
     def __init__(self, reason: str, detail: str) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from ..errors import SpecagentError
+
 __all__ = ["AudioFormatError", "VoiceError", "VoiceModelMissing"]
 
 
-class VoiceError(RuntimeError):
+class VoiceError(SpecagentError, RuntimeError):
     """Something in speech in or speech out cannot work as asked."""
 
 

@@ -10,19 +10,20 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ...errors import SpecagentError
 from ..episode import Episode
 
 __all__ = ["DATASETS", "DatasetInfo", "DatasetUnavailable", "UnknownDataset", "load_dataset"]
 
 
-class UnknownDataset(ValueError):
+class UnknownDataset(SpecagentError, ValueError):
     def __init__(self, name: str) -> None:
         super().__init__(
             f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or jsonl:PATH"
         )
 
 
-class DatasetUnavailable(RuntimeError):
+class DatasetUnavailable(SpecagentError, RuntimeError):
     """The dataset's data package is not installed (or not readable)."""
 
 

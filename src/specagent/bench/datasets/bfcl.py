@@ -39,6 +39,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ...errors import SpecagentError
 from ..episode import Episode
 from . import DATASETS, DatasetUnavailable
 from .bfcl_ast import mode_for
@@ -86,7 +87,7 @@ _REFUSED = {
 }
 
 
-class UnsupportedVariant(ValueError):
+class UnsupportedVariant(SpecagentError, ValueError):
     """A BFCL category this adapter does not turn into episodes."""
 
     def __init__(self, variant: str) -> None:

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...errors import SpecagentError
 from ...sandbox import StateCell
 from ...tools import Tool, Toolset
 from ..episode import Check, EpisodeEnv, TurnRecord
@@ -88,7 +89,7 @@ BACKENDS: dict[str, Backend] = {
 """The multi-turn backend classes: where BFCL keeps each one and its function docs."""
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(SpecagentError, RuntimeError):
     """A BFCL backend class cannot be imported (a missing dependency, an unknown class)."""
 
 

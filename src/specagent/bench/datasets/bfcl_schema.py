@@ -24,6 +24,8 @@ from typing import Any
 import jsonschema
 import pydantic
 
+from ...errors import SpecagentError
+
 __all__ = ["AnyArguments", "BfclSchemaError", "to_json_schema"]
 
 
@@ -48,7 +50,7 @@ _TYPE_NAMES: dict[str, str | None] = {
 }
 
 
-class BfclSchemaError(ValueError):
+class BfclSchemaError(SpecagentError, ValueError):
     """A BFCL function doc uses a type this adapter does not know."""
 
     def __init__(self, where: str, detail: str) -> None:

@@ -30,13 +30,14 @@ from typing import Any, Literal
 
 import pydantic
 
+from ...errors import SpecagentError
 from ...tools import Effect, Tool, Toolset
 from ..episode import Check, Episode, EpisodeEnv, TurnRecord, committed_calls
 
 __all__ = ["EpisodeFormatError", "EpisodeLine", "InlineTool", "load_file", "parse_lines"]
 
 
-class EpisodeFormatError(ValueError):
+class EpisodeFormatError(SpecagentError, ValueError):
     """A line of an episode file is not a valid episode (the message names file and line)."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from ....errors import SpecagentError
 from ...episode import Episode
 from .domains import DOMAINS, SPLITS, domain_data
 from .env import Tau2Env
@@ -13,7 +14,7 @@ from .user import Tau2ScriptedUser, UserScenario, script_for
 __all__ = ["UnsupportedTask", "load"]
 
 
-class UnsupportedTask(ValueError):
+class UnsupportedTask(SpecagentError, ValueError):
     """A task needs something this adapter cannot do offline (an LLM judge, initial state)."""
 
 
