@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 __all__ = [
     "Event",
@@ -39,9 +40,41 @@ __all__ = [
     "Timer",
     "ProtocolError",
     "SessionEnded",
+    "END_REASONS",
+    "EndReason",
+    "TOOL_ERROR_TYPES",
+    "ToolErrorType",
     "event_to_record",
     "event_from_record",
+    "final_speech_t",
 ]
+
+ToolErrorType = Literal[
+    "unknown_tool",  # the call names no tool in the toolset
+    "invalid_arguments",  # its arguments fail the tool's schema, or a $N reference cannot resolve
+    "tool_error",  # the tool itself raised (its own bug or refusal)
+    "timeout",  # the tool took longer than its timeout
+    "dependency_failed",  # a call it depends on is unknown or ended without a result
+    "interrupted",  # the process stopped while it was in flight (said on resume)
+    "replay_failed",  # committed from a stale sandbox copy, its replay on the real state failed
+    "compensation_failed",  # undoing it failed: the world may still hold its effect
+    "needs_confirmation",  # not run: the user was asked first (rendered from ConfirmationAsked)
+]
+"""Why a tool call ended in error: the ``error`` the model reads in ``<tool_result>``."""
+
+TOOL_ERROR_TYPES: frozenset[str] = frozenset(get_args(ToolErrorType))
+
+EndReason = Literal[
+    "answered",  # the model gave its answer (or asked the user to confirm a call)
+    "stalled",  # the model kept waiting when no speech, call or input could still come
+    "too_many_protocol_errors",  # the model wrote unreadable output too many times in a row
+    "generation_limit",  # the turn used up its generations
+    "context_full",  # the context no longer fits the model's window
+    "running",  # not ended yet (the value while a turn is in progress)
+]
+"""How a session's turn ended (:attr:`SessionResult.ended`)."""
+
+END_REASONS: frozenset[str] = frozenset(get_args(EndReason))
 
 _REGISTRY: dict[str, type[Event]] = {}
 
@@ -188,11 +221,10 @@ class ToolCallFinished(CallEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class ToolCallFailed(CallEvent):
-    """A call ended in error. ``error_type`` is one of: unknown_tool, invalid_arguments,
-    tool_error, timeout, dependency_failed."""
+    """A call ended in error; ``error_type`` says why (see :data:`ToolErrorType`)."""
 
     error: str
-    error_type: str
+    error_type: ToolErrorType
     notify_model: bool = True
 
 
@@ -252,7 +284,11 @@ class Timer(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class SessionEnded(Event):
-    reason: str
+    """A turn is over. ``reason`` is an :data:`EndReason` when the session ended it; a turn
+    closed from outside gives its own (``disconnected``, ``turn_failed``, ``server_restarted``
+    from a server, a voice agent's notes and sub-agent hand-overs)."""
+
+    reason: EndReason | str
 
 
 # -- serialisation ----------------------------------------------------------------------------
@@ -273,3 +309,10 @@ def event_from_record(type_name: str, payload: str) -> Event:
     if "depends" in data:
         data["depends"] = tuple(data["depends"])
     return cls(**data)
+
+
+def final_speech_t(events: Iterable[Event]) -> float | None:
+    """When the user's last words arrived: the time of the last final :class:`UserSpeech`, or
+    None if the user has not finished (latency is measured from here)."""
+    finals = [e.t for e in events if isinstance(e, UserSpeech) and e.final]
+    return finals[-1] if finals else None

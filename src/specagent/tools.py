@@ -20,6 +20,7 @@ import jsonschema
 import pydantic
 
 from .errors import SpecagentError
+from .events import ToolErrorType
 from .sandbox import StateCell
 
 __all__ = [
@@ -55,11 +56,11 @@ class Effect(enum.Enum):
 class ToolError(SpecagentError):
     """Base of tool lookup and validation errors."""
 
-    error_type = "tool_error"
+    error_type: ToolErrorType = "tool_error"
 
 
 class UnknownToolError(ToolError):
-    error_type = "unknown_tool"
+    error_type: ToolErrorType = "unknown_tool"
 
     def __init__(self, name: str, known: Iterable[str]) -> None:
         self.name = name
@@ -68,7 +69,7 @@ class UnknownToolError(ToolError):
 
 
 class InvalidArgumentsError(ToolError):
-    error_type = "invalid_arguments"
+    error_type: ToolErrorType = "invalid_arguments"
 
     def __init__(self, tool_name: str, detail: str) -> None:
         self.tool_name = tool_name

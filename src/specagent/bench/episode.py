@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..agent.records import ToolCallReport
+from ..events import EndReason
 from ..tools import Toolset
 
 __all__ = [
@@ -44,8 +45,8 @@ class TurnRecord:
 
     user: str
     answer: str | None
-    ended: str
-    """How the turn's session ended: ``answered``, ``gave_up``, ``context_full``, ..."""
+    ended: EndReason
+    """How the turn's session ended (:data:`~specagent.events.EndReason`)."""
     calls: tuple[ToolCallReport, ...]
     latency_s: float | None
     """User's last word to answer complete; ``None`` when the turn had no answer."""

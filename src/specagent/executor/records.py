@@ -17,6 +17,7 @@ from typing import Any
 
 import pydantic
 
+from ..events import ToolErrorType
 from ..sandbox import SandboxCopy
 from ..tools import Effect
 
@@ -108,7 +109,7 @@ class CallRecord:
     finished_s: float | None
     result: Any
     error: str | None
-    error_type: str | None
+    error_type: ToolErrorType | None  # why it failed (None unless it failed)
     sandboxed: bool  # runs on a copy of its tool's state, made real only by a commit
     disposition: Disposition | None
     pending: PendingDecision

@@ -27,6 +27,7 @@ from ..events import (
     ToolCallFinished,
     ToolCallHeld,
     ToolCallStarted,
+    ToolErrorType,
 )
 from ..references import ResultReferenceError, find_references, resolve_references
 from ..tools import ToolError, Toolset
@@ -253,7 +254,7 @@ class ToolExecutor:
         *,
         result: Any = None,
         error: str | None = None,
-        error_type: str | None = None,
+        error_type: ToolErrorType | None = None,
         notify: bool = True,
     ) -> None:
         rec.status = status
@@ -274,7 +275,7 @@ class ToolExecutor:
         t: float,
         result: Any,
         error: str | None,
-        error_type: str | None,
+        error_type: ToolErrorType | None,
         notify: bool,
     ) -> None:
         current = self._book.is_current(rec)
@@ -295,7 +296,7 @@ class ToolExecutor:
                     call_id=rec.call_id,
                     version=rec.version,
                     error=error or "",
-                    error_type=error_type or "",
+                    error_type=error_type or "",  # type: ignore[arg-type]  # set for a failure
                     notify_model=current,
                 )
             )

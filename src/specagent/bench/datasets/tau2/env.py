@@ -15,6 +15,7 @@ import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ....events import EndReason
 from ....sandbox import StateCell
 from ....tools import Tool, Toolset
 from ...episode import Check, EpisodeEnv, TurnRecord, committed_calls
@@ -25,7 +26,9 @@ __all__ = ["Tau2Env"]
 
 # Turn endings after which tau2 would have stopped the simulation early (max steps, too many
 # errors): such runs score 0 whatever the DB holds.
-_PREMATURE_ENDINGS = frozenset({"context_full", "generation_limit", "too_many_protocol_errors"})
+_PREMATURE_ENDINGS: frozenset[EndReason] = frozenset(
+    {"context_full", "generation_limit", "too_many_protocol_errors"}
+)
 
 
 class _World:
