@@ -25,6 +25,10 @@ class Policy(enum.Enum):
     early, in a sandbox or with a compensating action, and commit at their commit point."""
     ORACLE = "oracle"
     """Knows the whole request when speech starts (a lower bound on latency)."""
+    SYNC_DRAFT = "sync-draft"
+    """``sync`` with plain speculative decoding by a draft model, and no work during speech:
+    the baseline that shows what ``verified``'s head start adds beyond faster decoding.
+    Needs a draft model (``session_for(..., draft_backend=...)``)."""
     VERIFIED = "verified"
     """A speculator (async) guesses while the user speaks; at the final words a sync actor
     takes over and checks each guess as a draft: the outcome is sync's, sooner. Played by
@@ -48,12 +52,12 @@ class Policy(enum.Enum):
 
     @property
     def one_tool_at_a_time(self) -> bool:
-        return self is Policy.SYNC
+        return self in (Policy.SYNC, Policy.SYNC_DRAFT)
 
     @property
     def interrupts_generation(self) -> bool:
         """Whether a new event stops a running generation to be injected at once."""
-        return self is not Policy.SYNC
+        return self not in (Policy.SYNC, Policy.SYNC_DRAFT)
 
     @property
     def speculation(self) -> Speculation:

@@ -59,6 +59,7 @@ from ..executor import LatencyFn
 from ..grounding import evidence_in
 from ..ledger import Ledger, SQLiteLedgerStore
 from ..models.base import ModelBackend
+from ..models.draft_decoding import DraftDecodingBackend
 from ..tools import Toolset
 from .call_rules import call_key
 from .drafts import DraftBook, DraftingBackend, RecordingBackend
@@ -229,12 +230,27 @@ def session_for(
     clock: Clock,
     *,
     speculator_latency: LatencyFn | None = None,
+    draft_backend: ModelBackend | None = None,
     **options: Any,
 ) -> Session | VerifiedSession:
     """The session that plays ``policy``: :class:`VerifiedSession` for ``verified``, else
-    :class:`Session` (same arguments). ``speculator_latency`` only matters to ``verified``."""
+    :class:`Session` (same arguments). ``speculator_latency`` only matters to ``verified``.
+    ``draft_backend``: a (faster) draft model: ``verified``'s speculator, and ``sync-draft``'s
+    drafter (required there)."""
     if policy is Policy.VERIFIED:
         return VerifiedSession(
-            backend, toolset, clock, policy, speculator_latency=speculator_latency, **options
+            backend,
+            toolset,
+            clock,
+            policy,
+            speculator_latency=speculator_latency,
+            speculator_backend=draft_backend,
+            **options,
         )
+    if policy is Policy.SYNC_DRAFT:
+        if draft_backend is None:
+            raise ValueError("the sync-draft policy needs a draft model (draft_backend=...)")
+        if not isinstance(draft_backend, DraftDecodingBackend):
+            draft_backend = DraftDecodingBackend(backend, draft_backend)
+        backend = draft_backend
     return Session(backend, toolset, clock, policy, **options)
