@@ -15,7 +15,6 @@ from rich.table import Table
 from .agent import Policy, SessionResult, session_for
 from .clock import Clock, RealClock, VirtualClock
 from .envs.assistant import EXAMPLE_REQUESTS, AssistantWorld, assistant_toolset, tool_latency
-from .events import Event
 from .extras import MissingExtraError
 from .ledger import Ledger
 from .mcptools.cli import (
@@ -30,7 +29,7 @@ from .models.base import ModelBackend, ModelError
 from .models.registry import DEFAULT_MODEL
 from .profiles import PROFILES, get_profile
 from .speech import simulate_speech
-from .timeline import describe
+from .timeline import TimelinePrinter
 from .tracing import TracingError, chain_observers, session_tracer, use_trace_option
 
 TRACE_HELP = (
@@ -45,40 +44,11 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 
-_LANE_STYLE = {
-    "user": "cyan",
-    "model": "white",
-    "tool": "yellow",
-    "answer": "bold green",
-    "error": "red",
-    "control": "magenta",
-}
-
 
 @dataclass
 class RunOutcome:
     result: SessionResult
     world: AssistantWorld
-
-
-class _LiveTimeline:
-    """Prints one line per event as the session runs."""
-
-    def __init__(self, console: Console, clock: Clock) -> None:
-        self._console = console
-        self._clock = clock
-
-    def __call__(self, event: Event) -> None:
-        line = describe(event)
-        if line is None:
-            return
-        lane, text = line
-        style = _LANE_STYLE.get(lane, "white")
-        self._console.print(
-            f"[dim]{event.t:7.2f}s[/dim] [{style}]{lane:>6}[/{style}]  {text}",
-            highlight=False,
-            markup=True,
-        )
 
 
 def run_request(
@@ -210,7 +180,7 @@ def run(
         if not as_json:
             out.rule(f"{pol.value} | {model} | {clock} clock | profile {profile}")
             out.print(f"[dim]request:[/dim] {request}")
-        observer = None if as_json else _LiveTimeline(out, the_clock)
+        observer = None if as_json else TimelinePrinter(out)
         try:
             outcome = run_request(
                 backend,

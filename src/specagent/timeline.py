@@ -1,8 +1,14 @@
-"""Human-readable timeline lines for session events (used by the CLI's live view)."""
+"""Human-readable timeline lines for session events, and the printer of the CLIs' live view.
+
+``specagent run`` and ``specagent voice`` print one line per event as a session runs; both go
+through :func:`describe` (which voice extends with its own events) and :class:`TimelinePrinter`.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .events import (
     AnswerCompleted,
@@ -26,7 +32,23 @@ from .events import (
     UserSpeech,
 )
 
-__all__ = ["describe"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["LANE_STYLES", "TimelinePrinter", "describe"]
+
+LANE_STYLES: dict[str, str] = {
+    "user": "cyan",
+    "model": "white",
+    "tool": "yellow",
+    "answer": "bold green",
+    "error": "red",
+    "control": "magenta",
+    "voice": "blue",
+    "speak": "green",
+    "task": "bright_magenta",
+}
+"""The colour of each lane (``voice``, ``speak`` and ``task`` are the voice agent's)."""
 
 
 def _short(value: object, limit: int = 70) -> str:
@@ -75,3 +97,31 @@ def describe(event: Event) -> tuple[str, str] | None:
     if isinstance(event, SessionEnded):
         return ("control", f"session ended: {event.reason}")
     return None
+
+
+class TimelinePrinter:
+    """An observer that prints one line per event: time, lane, text (events ``describe``
+    gives no line for are skipped). ``lane_width`` aligns the lane names."""
+
+    def __init__(
+        self,
+        console: Console,
+        *,
+        describe: Callable[[Event], tuple[str, str] | None] = describe,
+        lane_width: int = 6,
+    ) -> None:
+        self._console = console
+        self._describe = describe
+        self._lane_width = lane_width
+
+    def __call__(self, event: Event) -> None:
+        line = self._describe(event)
+        if line is None:
+            return
+        lane, text = line
+        style = LANE_STYLES.get(lane, "white")
+        self._console.print(
+            f"[dim]{event.t:7.2f}s[/dim] [{style}]{lane:>{self._lane_width}}[/{style}]  {text}",
+            highlight=False,
+            markup=True,
+        )

@@ -51,6 +51,7 @@ from .render import (
     render_input,
     render_interrupted,
     render_messages,
+    shown_value,
 )
 
 __all__ = [
@@ -73,4 +74,5 @@ __all__ = [
     "render_action",
     "render_interrupted",
     "THINK_INTERRUPTED",
+    "shown_value",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "render_input",
     "render_interrupted",
     "render_messages",
+    "shown_value",
 ]
 
 
@@ -190,6 +191,12 @@ class ContextRenderer:
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+
+
+def shown_value(value: Any) -> Any:
+    """A tool result as the model reads it back: rendered to JSON as in ``<tool_result>``
+    (a value JSON cannot hold becomes its string) and parsed again."""
+    return json.loads(_json(value))
 
 
 def render_input(event: Event) -> str | None:

@@ -6,10 +6,11 @@ given, so a client that reconnects with the conversation's id carries on where i
 
 The module knows nothing of the transport: the WebSocket server and the Pipecat processor both
 drive a :class:`ConversationRunner` and hear its turns through a :class:`TurnListener`. While a
-client is attached, the runner plays its turns the way the voice agent does: each user turn is one :class:`~specagent.agent.Session` on the shared conversation
-ledger, reading the client's speech live from a :class:`SpeechFeed`; every event the session
-records is passed on to the client as it happens. Words that arrive after a session stopped
-reading open the next turn.
+client is attached, the runner plays its turns the way the voice agent does: each user turn is
+one :class:`~specagent.agent.Session` on the shared conversation ledger, reading the client's
+speech live from a :class:`~specagent.speech.live.LiveSpeech`; every event the session records
+is passed on to the client as it happens. Words that arrive after a session stopped reading
+open the next turn.
 
 A turn cut short (the client left, the runner was cancelled, the model failed) is closed in the
 ledger with a ``SessionEnded`` so the next turn starts afresh: its tasks are cancelled, so a
@@ -41,6 +42,7 @@ from ..events import (
 from ..executor import LatencyFn
 from ..ledger import Ledger, SQLiteLedgerStore
 from ..models.base import ModelBackend, ModelError
+from ..speech.live import LiveSpeech
 from ..tools import Toolset
 
 __all__ = [
@@ -50,7 +52,6 @@ __all__ = [
     "ConversationState",
     "ConversationTools",
     "Conversations",
-    "SpeechFeed",
     "ToolsFactory",
     "TurnListener",
     "UnknownConversation",
@@ -180,38 +181,6 @@ class Conversations:
         return state
 
 
-class SpeechFeed:
-    """The live speech source of one turn: the client's updates in, the session reads them."""
-
-    def __init__(self) -> None:
-        self._items: collections.deque[UserSpeech] = collections.deque()
-        self._changed = asyncio.Event()
-        self._closed = False
-
-    def put(self, speech: UserSpeech) -> None:
-        self._items.append(speech)
-        self._changed.set()
-
-    def leftovers(self) -> list[UserSpeech]:
-        """Close, and take back what the session never read (it opens the next turn)."""
-        self._closed = True
-        self._changed.set()
-        left = list(self._items)
-        self._items.clear()
-        return left
-
-    def __aiter__(self) -> SpeechFeed:
-        return self
-
-    async def __anext__(self) -> UserSpeech:
-        while not self._items:
-            if self._closed:
-                raise StopAsyncIteration
-            self._changed.clear()
-            await self._changed.wait()
-        return self._items.popleft()
-
-
 class TurnListener(Protocol):
     """Where a runner reports its turns (the WebSocket connection, the Pipecat processor)."""
 
@@ -226,7 +195,7 @@ class TurnListener(Protocol):
 @dataclass
 class _Turn:
     index: int
-    feed: SpeechFeed
+    feed: LiveSpeech
     session: Session
     done: bool = False  # its session returned, or its failure was recorded
     task: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -334,7 +303,7 @@ class ConversationRunner:
             config=self._config,
             prompt=state.prompt,
         )
-        turn = _Turn(index, SpeechFeed(), session)
+        turn = _Turn(index, LiveSpeech(), session)
         turn.task = self._group.create_task(self._play(turn), name=f"turn-{index}")
         self._turn = turn
         return turn

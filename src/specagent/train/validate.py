@@ -26,7 +26,7 @@ from typing import Any
 from ..agent.records import SessionResult
 from ..clock import VirtualClock
 from ..errors import SpecagentError
-from ..events import ToolCallIssued, ToolCallRevised
+from ..events import ToolCallIssued, ToolCallRevised, final_speech_t
 from ..executor import CallStatus, ToolExecutor
 from ..protocol import (
     THINK_INTERRUPTED,
@@ -38,6 +38,7 @@ from ..protocol import (
     ToolCallAction,
     parse_output,
     render_action,
+    shown_value,
 )
 from ..protocol.inputs import ToolResultInput, mentions_cancel, read_inputs
 from ..speculation import Mechanism, Speculation, mechanism_for
@@ -150,7 +151,7 @@ async def _replay(messages: Sequence[ChatMessage], toolset: Toolset, clock: Virt
                         raise TraceInvalid(
                             "executor_replay", f"message {i}: call {action.call_id} {rec.error}"
                         )
-                    latest[action.call_id] = json.loads(json.dumps(rec.result, default=str))
+                    latest[action.call_id] = shown_value(rec.result)
                 elif isinstance(action, RemoveAction):
                     held.pop(action.call_id, None)
                     executor.withdraw(action.call_id, "removed")
@@ -169,7 +170,7 @@ async def _replay(messages: Sequence[ChatMessage], toolset: Toolset, clock: Virt
                     await clock.sleep(_SETTLE_S)
                     if rec.status is not CallStatus.DONE:
                         raise TraceInvalid("executor_replay", f"call {call_id} {rec.error}")
-                    latest[call_id] = json.loads(json.dumps(rec.result, default=str))
+                    latest[call_id] = shown_value(rec.result)
                 if result.error_type is not None:
                     raise TraceInvalid("executor_replay", f"call {call_id} failed in the trace")
                 shown = json.loads(result.body)
@@ -246,7 +247,9 @@ def validate_trace(
     counts = replay_parser(messages)
     replay_executor(messages, task.make_toolset())
     _check_gold(task, result)
-    final_t = next((e.t for e in result.ledger.events if getattr(e, "final", False)), float("inf"))
+    final_t = final_speech_t(result.ledger.events)
+    if final_t is None:
+        final_t = float("inf")
     counts["early_calls"] = sum(
         1
         for e in result.ledger.events

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from ..agent import AgentState, Policy, Session, SessionConfig, SessionResult
 from ..agent.prompt import system_prompt
 from ..clock import Clock
+from ..errors import sole_error
 from ..events import (
     AnswerCompleted,
     AnswerDelta,
@@ -179,19 +180,6 @@ class VoiceResult:
 
 def _first(events: list[Event], kind: type[Event]) -> float | None:
     return next((e.t for e in events if isinstance(e, kind)), None)
-
-
-def _sole_error(group: BaseExceptionGroup) -> BaseException:
-    """The one distinct error a task group wrapped (e.g. a model error), else the group."""
-    leaves: list[BaseException] = []
-    stack: list[BaseException] = [group]
-    while stack:
-        error = stack.pop()
-        if isinstance(error, BaseExceptionGroup):
-            stack.extend(error.exceptions)
-        elif not any(error is seen for seen in leaves):
-            leaves.append(error)
-    return leaves[0] if len(leaves) == 1 else group
 
 
 @dataclass
@@ -346,7 +334,7 @@ class VoiceAgent:
                 finally:
                     self._shutdown(peripherals)
         except BaseExceptionGroup as errors:
-            raise _sole_error(errors) from None
+            raise sole_error(errors, distinct=True) from None
         finally:
             asr_worker.close()
             tts_worker.close()

@@ -26,7 +26,7 @@ from ..mcptools.errors import McpError
 from ..models.base import ModelError
 from ..models.registry import DEFAULT_MODEL
 from ..profiles import PROFILES, get_profile
-from ..timeline import describe
+from ..timeline import TimelinePrinter, describe
 from ..tracing import TracingError, chain_observers, session_tracer, use_trace_option
 from .agent import VoiceAgent, VoiceConfig, VoiceEngines, VoiceResult
 from .audio import Audio, read_wav, write_wav
@@ -49,18 +49,6 @@ __all__ = ["app", "describe_voice"]
 app = typer.Typer(add_completion=False, help="Talk to the agent with audio (ASR, VAD, TTS).")
 err = Console(stderr=True)
 
-_STYLE = {
-    "user": "cyan",
-    "model": "white",
-    "tool": "yellow",
-    "answer": "bold green",
-    "error": "red",
-    "control": "magenta",
-    "voice": "blue",
-    "speak": "green",
-    "task": "bright_magenta",
-}
-
 
 def describe_voice(event: Event) -> tuple[str, str] | None:
     """A (lane, text) line for a voice event or any session event."""
@@ -82,23 +70,6 @@ def describe_voice(event: Event) -> tuple[str, str] | None:
     if isinstance(event, SubAgentCancelled):
         return ("task", f"task {event.task_id} cancelled")
     return describe(event)
-
-
-class _Timeline:
-    def __init__(self, console: Console) -> None:
-        self._console = console
-
-    def __call__(self, event: Event) -> None:
-        line = describe_voice(event)
-        if line is None:
-            return
-        lane, text = line
-        style = _STYLE.get(lane, "white")
-        self._console.print(
-            f"[dim]{event.t:7.2f}s[/dim] [{style}]{lane:>7}[/{style}]  {text}",
-            highlight=False,
-            markup=True,
-        )
 
 
 def _clock(name: str) -> Clock:
@@ -231,7 +202,9 @@ def voice(
         with err.status("loading speech models …"):
             engines = VoiceEngines.load()
         out_console = Console()
-        observer = None if as_json else _Timeline(out_console)
+        observer = None if as_json else TimelinePrinter(
+            out_console, describe=describe_voice, lane_width=7
+        )
 
         async def main() -> VoiceResult:
             base = assistant_toolset(AssistantWorld())

@@ -5,15 +5,14 @@ barge-in) as consecutive frames, each delivered on the clock at the moment its l
 would have left a microphone. It keeps the ground truth of where each utterance's speech
 begins and ends, the reference for every latency the voice layer reports.
 
-:class:`LiveSpeech` is the async iterator a :class:`~specagent.agent.Session` reads in place
-of a prepared list of speech: the listener puts recognised updates in, the session takes them
-out as they come, and closing it tells the session no more speech will come.
+Recognised updates go into a :class:`~specagent.speech.live.LiveSpeech` (re-exported here),
+the async iterator a :class:`~specagent.agent.Session` reads in place of a prepared list of
+speech: the listener puts updates in, the session takes them out as they come, and closing it
+tells the session no more speech will come.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -21,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from ..clock import Clock
-from ..events import UserSpeech
+from ..speech.live import LiveSpeech
 from .audio import ASR_RATE, Audio, voiced_extent
 from .vad import WINDOW
 
@@ -112,47 +111,3 @@ class AudioStream:
 def _segment(label: str, at_s: float, audio: Audio) -> Segment:
     start, end = voiced_extent(audio)
     return Segment(label, at_s, at_s + start, at_s + end)
-
-
-class LiveSpeech:
-    """An async iterator of recognised speech, fed by the listener, read by a session."""
-
-    def __init__(self) -> None:
-        self._items: collections.deque[UserSpeech] = collections.deque()
-        self._changed = asyncio.Event()
-        self._closed = False
-        self.taken = 0
-
-    def put(self, speech: UserSpeech) -> None:
-        if self._closed:
-            raise RuntimeError("speech put into a closed LiveSpeech")
-        self._items.append(speech)
-        self._changed.set()
-
-    def close(self) -> None:
-        """No more speech will come; the reader still gets what is waiting, then stops."""
-        self._closed = True
-        self._changed.set()
-
-    def leftovers(self) -> list[UserSpeech]:
-        """Close, and take back what the reader never took (it opens the next turn)."""
-        self.close()
-        left = list(self._items)
-        self._items.clear()
-        return left
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __aiter__(self) -> LiveSpeech:
-        return self
-
-    async def __anext__(self) -> UserSpeech:
-        while not self._items:
-            if self._closed:
-                raise StopAsyncIteration
-            self._changed.clear()
-            await self._changed.wait()
-        self.taken += 1
-        return self._items.popleft()
