@@ -59,3 +59,17 @@ def test_scorer_gives_the_teacher_full_marks_and_a_pausing_model_none():
     bad = summarize(evaluate_backend(pauser, tasks[:2], ["speculative"]))["speculative"]
     assert bad["task_success"] == 0 and bad["call_recall_pct"] == 0.0
     assert bad["protocol_valid_pct"] == 100.0  # valid, and useless: both are reported
+
+
+def test_export_and_evaluate_are_commands_of_the_main_cli(tmp_path):
+    from specagent.cli import app as main_app
+
+    runner = CliRunner()
+    export = runner.invoke(main_app, ["export", "--run", str(tmp_path / "no-run")])
+    assert export.exit_code == 2 and "holds no PEFT adapter" in export.output
+    evaluate = runner.invoke(
+        main_app,
+        ["evaluate", "--model", str(tmp_path / "none.gguf"), "--out", str(tmp_path / "e.json")],
+    )
+    assert evaluate.exit_code == 2 and "error" in evaluate.output
+    assert not (tmp_path / "e.json").exists()

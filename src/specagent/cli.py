@@ -333,6 +333,8 @@ from .train import cli as _train_cli  # noqa: E402
 
 app.command("synth")(_train_cli.synth)
 app.command("train")(_train_cli.train)
+app.command("export")(_train_cli.export)
+app.command("evaluate")(_train_cli.evaluate)
 
 from .mcptools.cli import tools as _tools  # noqa: E402
 

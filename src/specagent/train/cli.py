@@ -1,4 +1,4 @@
-"""Command line of the training package: ``specagent synth`` and ``specagent train``.
+"""Command line of the training package: ``specagent synth``, ``train``, ``export``, ``evaluate``.
 
 A Typer sub-app; the main CLI mounts its commands. ``synth`` needs only the core;
 ``train`` (and ``evaluate``) need the optional training stack and say how to install it when
@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from ..errors import SpecagentError
 from .sources import load_tasks
 from .tasks import TestSplitError
 
@@ -163,7 +164,7 @@ def evaluate(
 
     try:
         result = evaluate_model(model, limit=limit, policies=policies.split(","))
-    except (ValueError, FileNotFoundError) as exc:
+    except (SpecagentError, ValueError, FileNotFoundError) as exc:  # a missing model included
         _err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     out.parent.mkdir(parents=True, exist_ok=True)
