@@ -26,6 +26,9 @@ the tokens after the longest common prefix. The backend counts exactly which tok
 evaluated for the prompt (it wraps ``Llama.generate`` and ``Llama.eval``), so
 ``new_prompt_tokens`` is what was really computed, not an estimate. When the whole prompt is
 cached llama.cpp still re-evaluates its last token, so the minimum is 1.
+
+The parts that live on both sides of the thread hop (the counting ``Llama``, a generation's
+shared state, a chunk's text) are in ``llama_worker.py``.
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ import concurrent.futures
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,15 @@ from ..clock import Clock
 from ..profiles import LatencyProfile, MeasuredProfile
 from .draft_check import DraftCheck as _Verified
 from .draft_check import check_draft
+from .llama_worker import (
+    END,
+    Generation,
+    Step,
+    TokenCounts,
+    chunk_text,
+    make_counting_llama,
+    release,
+)
 from .pacing import charge_end, charge_piece
 from .base import (
     ChatMessage,
@@ -93,93 +105,6 @@ class StreamStats:
         )
 
 
-@dataclass
-class _Counts:
-    """Filled in by :class:`_CountingLlama` during one ``generate`` call (worker thread)."""
-
-    prompt_tokens: int = 0
-    prompt_evaluated: int = 0
-    generated: int = 0
-    in_prompt: bool = True
-
-
-def _make_counting_llama(**kwargs: Any) -> Any:
-    """Build a ``Llama`` that records what each generation evaluated (see module docstring)."""
-    from llama_cpp import Llama
-
-    class _CountingLlama(Llama):  # type: ignore[misc]
-        def __init__(self, **kw: Any) -> None:
-            self.counts = _Counts()
-            super().__init__(**kw)
-
-        def eval(self, tokens: Sequence[int]) -> None:
-            if self.counts.in_prompt:
-                self.counts.prompt_evaluated += len(tokens)
-            super().eval(tokens)
-
-        def generate(  # type: ignore[override]
-            self, tokens: Sequence[int], *args: Any, **kw: Any
-        ) -> Generator[int, Sequence[int] | None, None]:
-            counts = self.counts = _Counts(prompt_tokens=len(tokens))
-            inner = super().generate(tokens, *args, **kw)
-            try:
-                sent: Sequence[int] | None = None
-                while True:
-                    try:
-                        token = inner.send(sent)
-                    except StopIteration:
-                        return
-                    counts.in_prompt = False
-                    counts.generated += 1
-                    sent = yield token
-            finally:
-                inner.close()
-
-    return _CountingLlama(**kwargs)
-
-
-_END = object()
-
-
-@dataclass
-class _Step:
-    """The outcome of one worker-thread hop."""
-
-    chunk: Any  # a chat completion chunk, or _END
-    compute_s: float
-    wait_s: float = 0.0  # from submission until the thread got the model (an abandoned token)
-    error: BaseException | None = None
-
-
-@dataclass
-class _Generation:
-    """One stream's llama iterator, shared between the event loop and the worker thread.
-
-    ``mutex`` guards ``running``/``abandoned``: whichever side sees the hop finished closes the
-    iterator, so it is closed exactly once and never while a thread is inside it.
-    """
-
-    factory: Callable[[], Iterator[Any]]
-    iterator: Iterator[Any] | None = None
-    running: bool = False  # a worker thread is inside step()
-    abandoned: bool = False  # the consumer has left; no further step may start
-    mutex: threading.Lock = field(default_factory=threading.Lock)
-
-    def step(self) -> Any:
-        if self.iterator is None:
-            self.iterator = self.factory()
-        return next(self.iterator, _END)
-
-    def close(self) -> None:
-        it, self.iterator = self.iterator, None
-        close = getattr(it, "close", None)
-        if close is not None:
-            try:
-                close()
-            except Exception:  # noqa: BLE001 - closing must not mask the real outcome
-                pass
-
-
 class LlamaCppBackend(ModelBackend):
     """Streams a local GGUF model through llama-cpp-python, one token per thread hop."""
 
@@ -215,7 +140,7 @@ class LlamaCppBackend(ModelBackend):
         weakref.finalize(self, self._executor.shutdown, wait=False)
         try:
             self._llama = self._executor.submit(
-                _make_counting_llama,
+                make_counting_llama,
                 model_path=str(path),
                 n_ctx=n_ctx,
                 n_threads=n_threads,
@@ -290,16 +215,16 @@ class LlamaCppBackend(ModelBackend):
         """True while a worker thread is computing inside the model."""
         return self._busy.locked()
 
-    def _work(self, gen: _Generation, queued: float) -> _Step:
+    def _work(self, gen: Generation, queued: float) -> Step:
         """Runs in the worker thread: compute one chunk; close the generation if abandoned."""
         with self._busy:
             start = time.perf_counter()
             with gen.mutex:
                 if gen.abandoned:  # the consumer left before this hop got a thread
-                    return _Step(_END, 0.0, start - queued)
+                    return Step(END, 0.0, start - queued)
                 gen.running = True
             error: BaseException | None = None
-            chunk: Any = _END
+            chunk: Any = END
             try:
                 chunk = gen.step()
             except Exception as exc:  # noqa: BLE001 - handed back to the event loop
@@ -310,9 +235,9 @@ class LlamaCppBackend(ModelBackend):
                 abandoned = gen.abandoned
             if abandoned:
                 gen.close()
-        return _Step(chunk, elapsed, start - queued, error)
+        return Step(chunk, elapsed, start - queued, error)
 
-    async def _hop(self, gen: _Generation) -> _Step:
+    async def _hop(self, gen: Generation) -> Step:
         loop = asyncio.get_running_loop()
         # time.perf_counter measures the real cost of the computation (and of waiting behind an
         # abandoned token); it is the only wall time read here and reaches the clock only
@@ -321,17 +246,8 @@ class LlamaCppBackend(ModelBackend):
         with self._clock.hold():
             return await loop.run_in_executor(self._executor, self._work, gen, queued)
 
-    @staticmethod
-    def _release(gen: _Generation) -> None:
-        """Stop a generation: close it now, or let the thread inside it close it when done."""
-        with gen.mutex:
-            gen.abandoned = True
-            in_flight = gen.running
-        if not in_flight:
-            gen.close()
-
     def _snapshot(self, stats: StreamStats) -> None:
-        counts: _Counts = self._llama.counts
+        counts: TokenCounts = self._llama.counts
         if stats.draft_tokens:  # the prompt was evaluated by the draft check; count its tokens
             stats.generated_tokens = stats.accepted_tokens + stats.check_decoded + counts.generated
             return
@@ -361,7 +277,7 @@ class LlamaCppBackend(ModelBackend):
         self.last_draft = None
 
         def open_stream() -> Iterator[Any]:
-            self._llama.counts = _Counts()
+            self._llama.counts = TokenCounts()
             if verified is not None:
                 budget = max_tokens - verified.accepted - verified.decoded
                 return self._complete(verified.tokens, verified.template, max(budget, 0))
@@ -407,7 +323,7 @@ class LlamaCppBackend(ModelBackend):
                     stats.finished = True  # the check already knew the turn ends here
                     return
             prefilled = verified is not None
-            gen = _Generation(open_stream)
+            gen = Generation(open_stream)
             uncharged = 0.0
             try:
                 while True:
@@ -420,9 +336,9 @@ class LlamaCppBackend(ModelBackend):
                         stats.first_piece_s = stats.compute_s  # (a draft check set it already)
                     if step.error is not None:
                         raise self._failure(step.error) from step.error
-                    if step.chunk is _END:
+                    if step.chunk is END:
                         break
-                    piece = _content(step.chunk)
+                    piece = chunk_text(step.chunk)
                     if not piece:
                         continue
                     stats.charged_s += await charge_piece(
@@ -446,7 +362,7 @@ class LlamaCppBackend(ModelBackend):
                 )
                 stats.finished = True
             finally:
-                self._release(gen)
+                release(gen)
 
     def _prompt_tokens(self, payload: list[dict[str, str]], prefix: str = "") -> tuple[list[int], Any]:
         """The context's tokens, then ``prefix``'s, as the start of the assistant message.
@@ -553,16 +469,3 @@ class LlamaCppBackend(ModelBackend):
             # Queued behind any token still computing, on the thread that owns the model.
             await loop.run_in_executor(self._executor, self._llama.close)
         self._executor.shutdown(wait=True)  # the worker is idle now: this join is immediate
-
-
-def _content(chunk: Any) -> str:
-    """The text of a streamed chunk: a chat delta, or a plain completion's ``text``."""
-    try:
-        choice = chunk["choices"][0]
-    except (KeyError, IndexError, TypeError):
-        return ""
-    if not isinstance(choice, dict):
-        return ""
-    delta = choice.get("delta")
-    content = delta.get("content") if isinstance(delta, dict) else choice.get("text")
-    return content if isinstance(content, str) else ""
