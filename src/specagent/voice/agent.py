@@ -18,7 +18,8 @@ told so in its own ledger (a ``Brief``); the user's new words then drive the nex
 Everything the conversation saw and did goes into one timestamped voice ledger (the
 sessions' events and the voice events, in the order they happened). When the input ends the
 agent finishes what it is doing (turn, playback, sub-agents) within ``tail_s``; then every
-peripheral task is cancelled and awaited, so nothing outlives :meth:`VoiceAgent.run`.
+peripheral task is cancelled and awaited, so nothing outlives :meth:`VoiceAgent.run`, which
+returns a :class:`~specagent.voice.results.VoiceResult`.
 """
 
 from __future__ import annotations
@@ -48,24 +49,22 @@ from ..models.base import ModelBackend
 from ..protocol import render_messages
 from ..tools import Toolset
 from .asr import WhisperAsr
-from .audio import Audio
 from .compute import Worker
 from .events import (
     AgentSpoke,
     BargeIn,
-    SpeechOut,
     SubAgentReported,
-    VoiceEnded,
     VoiceStarted,
 )
-from .listener import Listener, ListenerConfig, ListenerStats
+from .listener import Listener, ListenerConfig
+from .results import VoiceResult
 from .speaker import Speaker
-from .stream import AudioInput, LiveSpeech, Segment
+from .stream import AudioInput, LiveSpeech
 from .subagents import SubAgents
 from .tts import PiperTts, SentenceSplitter
 from .vad import EndpointConfig, SileroVad
 
-__all__ = ["ReplyTiming", "VoiceAgent", "VoiceConfig", "VoiceEngines", "VoiceResult"]
+__all__ = ["VoiceAgent", "VoiceConfig", "VoiceEngines"]
 
 
 @dataclass(frozen=True)
@@ -95,91 +94,6 @@ class VoiceEngines:
     @classmethod
     def load(cls, *, asr_threads: int = 2) -> VoiceEngines:
         return cls(WhisperAsr(cpu_threads=asr_threads), PiperTts(), SileroVad())
-
-
-@dataclass(frozen=True)
-class ReplyTiming:
-    """One user utterance and the agent's reply to it (clock seconds; None: did not happen).
-
-    ``latency_s`` is the figure the voice layer reports: from the end of the user's speech
-    (ground truth from the audio) to the first audio of the reply.
-    """
-
-    label: str
-    speech_end_t: float
-    vad_end_t: float | None
-    final_heard_t: float | None
-    answer_started_t: float | None
-    first_audio_t: float | None
-
-    @property
-    def latency_s(self) -> float | None:
-        return None if self.first_audio_t is None else self.first_audio_t - self.speech_end_t
-
-    def to_json(self) -> dict[str, object]:
-        def rel(t: float | None) -> float | None:
-            return None if t is None else round(t - self.speech_end_t, 4)
-
-        return {
-            "label": self.label,
-            "speech_end_t": round(self.speech_end_t, 4),
-            "vad_end_after_s": rel(self.vad_end_t),
-            "final_heard_after_s": rel(self.final_heard_t),
-            "answer_started_after_s": rel(self.answer_started_t),
-            "first_audio_after_s": rel(self.first_audio_t),
-        }
-
-
-@dataclass
-class VoiceResult:
-    policy: str
-    ended: str  # finished | tail_timeout
-    turns: list[SessionResult]
-    ledger: Ledger
-    """Everything: the sessions' events and the voice events, in the order they happened."""
-    conversation: Ledger
-    """The model's own ledger (what the turns' sessions saw)."""
-    segments: list[Segment]
-    stream_t0: float
-    reply: Audio
-    """The agent's audio on the conversation's timeline (silence where it said nothing)."""
-    listener: ListenerStats
-    synth_s: list[float]
-    sub_agent_ledgers: dict[int, Ledger]
-
-    def timings(self) -> list[ReplyTiming]:
-        """Per utterance (ground truth from the stream): when each reply step happened."""
-        events = list(self.ledger)
-        segments = sorted(self.segments, key=lambda s: s.speech_start_s)
-        out = []
-        for i, seg in enumerate(segments):
-            end_t = self.stream_t0 + seg.speech_end_s
-            limit = (
-                self.stream_t0 + segments[i + 1].speech_start_s
-                if i + 1 < len(segments)
-                else float("inf")
-            )
-            window = [e for e in events if end_t <= e.t < limit]
-            out.append(
-                ReplyTiming(
-                    label=seg.label,
-                    speech_end_t=end_t,
-                    vad_end_t=_first(window, VoiceEnded),
-                    final_heard_t=_first(
-                        [e for e in window if isinstance(e, UserSpeech) and e.final], UserSpeech
-                    ),
-                    answer_started_t=_first(window, AnswerStarted),
-                    first_audio_t=_first(window, SpeechOut),
-                )
-            )
-        return out
-
-    def spoken(self) -> list[AgentSpoke]:
-        return [e for e in self.ledger if isinstance(e, AgentSpoke)]
-
-
-def _first(events: list[Event], kind: type[Event]) -> float | None:
-    return next((e.t for e in events if isinstance(e, kind)), None)
 
 
 @dataclass
