@@ -24,14 +24,8 @@ import pytest
 
 from specagent.agent.records import ToolCallReport
 from specagent.bench.datasets import bfcl, load_dataset
-from specagent.bench.datasets.bfcl_ast import check_calls, normalise_string
-from specagent.bench.datasets.bfcl_effects import (
-    MULTI_TURN_EFFECTS,
-    SINGLE_TURN_OVERRIDES,
-    single_turn_effect,
-    verb_rule,
-)
-from specagent.bench.datasets.bfcl_multi_turn import (
+from specagent.bench.datasets.bfcl.ast_checker import check_calls, normalise_string
+from specagent.bench.datasets.bfcl.multi_turn import (
     BACKENDS,
     BfclMultiTurnEnv,
     backend_class,
@@ -39,8 +33,14 @@ from specagent.bench.datasets.bfcl_multi_turn import (
     load_func_docs,
     public_state,
 )
-from specagent.bench.datasets.bfcl_schema import to_json_schema
-from specagent.bench.datasets.bfcl_single_turn import first_choice_calls
+from specagent.bench.datasets.bfcl.multi_turn_effects import MULTI_TURN_EFFECTS
+from specagent.bench.datasets.bfcl.schema import to_json_schema
+from specagent.bench.datasets.bfcl.single_turn import first_choice_calls
+from specagent.bench.datasets.bfcl.single_turn_effects import (
+    SINGLE_TURN_OVERRIDES,
+    single_turn_effect,
+    verb_rule,
+)
 from specagent.bench.episode import Episode, TurnRecord
 from specagent.clock import VirtualClock
 from specagent.executor import ToolExecutor
@@ -260,7 +260,7 @@ def _without_cache(instance: Any) -> dict[str, Any]:
 
 
 def test_single_turn_rule_and_overrides_cover_every_function() -> None:
-    names = {f["name"] for v in SINGLE for e in bfcl._single_turn_entries(v) for f in e.functions}
+    names = {f["name"] for v in SINGLE for e in bfcl.single_turn_entries(v) for f in e.functions}
     assert len(names) == 1217
     assert set(SINGLE_TURN_OVERRIDES) <= names  # no stale override
     for name, effect in SINGLE_TURN_OVERRIDES.items():
@@ -554,7 +554,7 @@ def test_single_turn_checker_accepts_every_ground_truth(variant: str) -> None:
 
 
 def _entry(variant: str, entry_id: str) -> Any:
-    return next(e for e in bfcl._single_turn_entries(variant) if e.id == entry_id)
+    return next(e for e in bfcl.single_turn_entries(variant) if e.id == entry_id)
 
 
 def test_single_turn_checker_rejects_perturbed_runs() -> None:
@@ -639,7 +639,7 @@ def test_single_turn_checker_agrees_with_bfcls_own_checker(bfcl_ast_checker: Any
     rng = random.Random(3)
     compared = accepted = 0
     for variant in SINGLE:
-        for entry in bfcl._single_turn_entries(variant):
+        for entry in bfcl.single_turn_entries(variant):
             base = first_choice_calls(entry)
             for calls in [base, *(_mutate(base, rng) for _ in range(3))]:
                 mine = check_calls(entry.functions, calls, entry.answers, entry.mode).passed

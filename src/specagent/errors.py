@@ -54,7 +54,7 @@ names every class and that every class is in the tree)::
     └── ExportError (RuntimeError)           train: an export step failed
 
 Not in the tree, on purpose: ``serve.connection.Hangup`` (a signal that ends a connection,
-caught where it is raised) and ``bench.datasets.bfcl_ast._Mismatch`` (a private verdict).
+caught where it is raised) and ``bench.datasets.bfcl.ast_checker._Mismatch`` (a private verdict).
 Four classes in files other engineers own still derive from builtins only and are to join the
 tree: ``agent.states.IllegalTransition`` and ``agent.read_pool.SpeculatorWriteRefused``
 (RuntimeError), ``bench.datasets.assistant.world.WorldError`` and

@@ -6,12 +6,12 @@ package (never from the network) and returns its episodes in file order:
 * multi-turn categories (``multi_turn_base``, ``multi_turn_long_context``,
   ``multi_turn_miss_param``): one user utterance per turn (a turn's user messages joined by new
   lines), the real backends as tools, BFCL's state and response checks
-  (:mod:`.bfcl_multi_turn`). ``multi_turn_miss_func`` adds functions in the middle of an
+  (:mod:`.multi_turn`). ``multi_turn_miss_func`` adds functions in the middle of an
   episode, which episodes cannot express: it is refused, and so is any entry of another
   category that has ``missed_function``.
 * single-turn categories (``simple_python``, ``multiple``, ``parallel``, ``parallel_multiple``,
   ``live_simple``, ``live_multiple``, ``live_parallel``, ``live_parallel_multiple``): one user
-  turn, acknowledging tools, BFCL's call matching (:mod:`.bfcl_single_turn`). A ``system``
+  turn, acknowledging tools, BFCL's call matching (:mod:`.single_turn`). A ``system``
   message of an entry becomes the environment's :meth:`~EpisodeEnv.context`.
 
 **Split.** BFCL has no training split, so one is defined here, deterministically: an entry goes
@@ -39,11 +39,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ...errors import SpecagentError
-from ..episode import Episode
-from . import DATASETS, DatasetUnavailable
-from .bfcl_ast import mode_for
-from .bfcl_multi_turn import (
+from ....errors import SpecagentError
+from ...episode import Episode
+from .. import DATASETS, DatasetUnavailable
+from .ast_checker import mode_for
+from .multi_turn import (
     BackendUnavailable,
     BfclMultiTurnEnv,
     MultiTurnEntry,
@@ -51,7 +51,7 @@ from .bfcl_multi_turn import (
     load_func_docs,
     parse_call,
 )
-from .bfcl_single_turn import BfclSingleTurnEnv, SingleTurnEntry, first_choice_calls
+from .single_turn import BfclSingleTurnEnv, SingleTurnEntry, first_choice_calls
 
 __all__ = [
     "MULTI_TURN",
@@ -194,7 +194,7 @@ def _multi_turn_entries(variant: str) -> tuple[MultiTurnEntry, ...]:
 
 
 @functools.cache
-def _single_turn_entries(variant: str) -> tuple[SingleTurnEntry, ...]:
+def single_turn_entries(variant: str) -> tuple[SingleTurnEntry, ...]:
     root = data_dir()
     rows = _read_jsonl(root / f"BFCL_v4_{variant}.json")
     answers = {
@@ -258,7 +258,7 @@ def load(variant: str, split: str = "test") -> list[Episode]:
             )
         return episodes
     if variant in SINGLE_TURN:
-        for st_entry in _single_turn_entries(variant):
+        for st_entry in single_turn_entries(variant):
             key = _split_key(st_entry.id, [st_entry.question])
             if split_of(key) != split:
                 continue

@@ -4,7 +4,7 @@ A BFCL multi-turn entry names the backend classes it involves (a file system, a 
 a travel agency, ...) and their initial state. :class:`BfclMultiTurnEnv` instantiates those
 classes from ``bfcl_eval`` itself (plain in-memory Python objects), loads the entry's scenario
 into them and exposes each public method as a tool, with the JSON Schema of BFCL's function doc
-and the effect class of :mod:`.bfcl_effects`. Each backend instance sits in its own
+and the effect class of :mod:`.multi_turn_effects`. Each backend instance sits in its own
 :class:`~specagent.sandbox.StateCell`, so a state-changing call can run early on a copy.
 
 The checker follows BFCL's ``multi_turn_checker`` (bfcl-eval 2026.3.23), turn by turn:
@@ -46,12 +46,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...errors import SpecagentError
-from ...sandbox import StateCell
-from ...tools import Tool, Toolset
-from ..episode import Check, EpisodeEnv, TurnRecord
-from .bfcl_effects import multi_turn_effect
-from .bfcl_schema import AnyArguments, to_json_schema
+from ....errors import SpecagentError
+from ....sandbox import StateCell
+from ....tools import Tool, Toolset
+from ...episode import Check, EpisodeEnv, TurnRecord
+from .multi_turn_effects import multi_turn_effect
+from .schema import AnyArguments, to_json_schema
 
 __all__ = [
     "BACKENDS",

@@ -24,7 +24,7 @@ from typing import Any
 import jsonschema
 import pydantic
 
-from ...errors import SpecagentError
+from ....errors import SpecagentError
 
 __all__ = ["AnyArguments", "BfclSchemaError", "to_json_schema"]
 
