@@ -1,4 +1,4 @@
-"""BFCL v4 (package ``bfcl-eval``) as episodes: multi-turn with its backends, single-turn calls.
+"""Reading a BFCL category into episodes, and the train/test split BFCL itself does not have.
 
 ``load(variant, split)`` reads a BFCL category from the data inside the installed ``bfcl_eval``
 package (never from the network) and returns its episodes in file order:
