@@ -389,3 +389,18 @@ def test_a_message_to_an_invented_contact_is_refused_and_the_model_is_told_to_as
         assert result.speculation.ungrounded_writes_refused == 1
         refused = [e for e in result.ledger if isinstance(e, ProtocolError)]
         assert "'user'" in refused[0].message and "Ask the user" in refused[0].message
+
+
+def test_a_model_looping_on_a_refused_write_is_stopped():
+    """Seen on the assistant benchmark: the default model sent the same ungrounded write 20
+    times. The same refused call again counts towards giving up."""
+
+    def loops(messages):
+        if "final_query_update" in everything_said(messages):
+            return with_id(1, "book_flight", '{"destination": "Atlantis"}')
+        return "<pause/>"
+
+    result, world = play(Policy.SYNC, loops, speech((1.0, "book me a flight"), (2.0, "please")))
+    assert world.booked == []
+    assert result.ended == "too_many_protocol_errors"
+    assert result.generations <= 5

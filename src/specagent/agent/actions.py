@@ -39,7 +39,7 @@ from ..protocol import (
 )
 from ..speculation import Mechanism, mechanism_for
 from ..tools import Tool
-from .call_rules import Verdict, judge_call, ungrounded
+from .call_rules import Verdict, call_key, judge_call, ungrounded
 from .confirmation import is_affirmative, needs_confirmation, reply_in
 from .generation import Generation, first_answer_token_t
 from .states import AgentState
@@ -247,7 +247,8 @@ def _tool_call(turn: Turn, action: ToolCallAction, gen: Generation) -> bool:
         turn.dirty = False
         return False
     if judgement.verdict is Verdict.REFUSED:
-        _refuse(turn, judgement.refusal, judgement.message)
+        again = judgement.refusal == "ungrounded_write" and _refused_before(turn, action)
+        _refuse(turn, "failed_repeat" if again else judgement.refusal, judgement.message)
         return True
     existing = executor.records.get(action.call_id)
     live = existing is not None and existing.disposition is None
@@ -299,6 +300,14 @@ def _tool_call(turn: Turn, action: ToolCallAction, gen: Generation) -> bool:
     else:
         turn.dirty = turn.config.continue_after_call or held_for_commit
     return True
+
+
+def _refused_before(turn: Turn, action: ToolCallAction) -> bool:
+    """Whether this very call was refused already in this turn (small models loop on it)."""
+    key = call_key(action.name, action.arguments)
+    seen = key in turn.refused
+    turn.refused.add(key)
+    return seen
 
 
 def _refuse(turn: Turn, refusal: str, message: str) -> None:

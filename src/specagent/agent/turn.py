@@ -61,6 +61,9 @@ class Turn:
     """Call id -> versions issued (for idempotency keys and call events)."""
     pending_asks: list[ConfirmationAsked] = field(default_factory=list)
     """The previous turn's confirmation questions, not yet answered."""
+    refused: set[str] = field(default_factory=set)
+    """Calls (tool and arguments) refused for ungrounded values: sent again, they count
+    towards giving up, like a failing call sent again."""
     resume_from: str = ""
     """The grounded start of a call cut at a guess, which the next generation continues."""
     done: bool = False
