@@ -63,14 +63,31 @@ def tally(results: dict[str, Any]) -> dict[str, Any]:
         categories: dict[str, Counter] = defaultdict(Counter)
         for r in runs:
             spec = specs[r["episode_id"]]
-            for tag in (spec.category, "spoken" if spec.spoken else "plain", "multi-turn" if spec.multi_turn else "one turn"):
+            for tag in (spec.category, "spoken" if spec.spoken else "plain", "multi-turn" if spec.multi_turn else "one turn", spec.source):
                 categories[tag]["episodes"] += 1
                 categories[tag]["passed"] += int(r["passed"])
+        missing, extra = Counter(), Counter()
+        for r in failed:
+            for part in r["check_detail"].split("; "):
+                if part.startswith("missing "):
+                    missing[part.split()[1]] += 1
+                elif part.startswith("unrequested "):
+                    extra[part.split()[1].split("(")[0]] += 1
+        only_read = sum(
+            1
+            for r in failed
+            if specs[r["episode_id"]].effects
+            and (calls := [c for t in r["turns"] for c in t["calls"]])
+            and all(c["effect"] == "read_only" for c in calls)
+        )
         out[policy] = {
             "episodes": len(runs),
             "passed": len(runs) - len(failed),
             "failed": len(failed),
             "failed_runs_showing": dict(faults.most_common()),
+            "asked_to_act_but_only_looked_up": only_read,
+            "effects_missing_by_kind": dict(missing.most_common()),
+            "effects_unrequested_by_kind": dict(extra.most_common()),
             "by_group": {
                 tag: {**dict(c), "accuracy": round(c["passed"] / c["episodes"], 4)}
                 for tag, c in sorted(categories.items())

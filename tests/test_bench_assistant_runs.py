@@ -165,6 +165,7 @@ def test_the_summary_fits_100_columns_and_the_verdicts_say_what_happened() -> No
         _outcome("verified", True, 3.0),
         _outcome("speculative", False, 1.0),
         _outcome("async", True, 8.0),
+        _outcome("oracle", True, 4.001),
     ]
     metrics = summarise(outcomes)
     console = Console(width=100, record=True)
@@ -180,6 +181,7 @@ def test_the_summary_fits_100_columns_and_the_verdicts_say_what_happened() -> No
         "speculative: 0/1 right against sync's 1/1, same pass/fail on 0/1, 4.00x faster" in lines[2]
     )
     assert "async: same answers as sync on 1/1, 2.00x slower" in lines[3]
+    assert "oracle: same answers as sync on 1/1, as fast (1.00x)" in lines[4]
 
 
 def test_results_say_which_code_made_them_and_what_was_reused() -> None:

@@ -241,10 +241,13 @@ def verdicts(metrics: dict[str, PolicyMetrics]) -> list[str]:
                 f"{right}/{m.episodes} right against sync's {sync_right}/{sync.episodes}, "
                 f"same pass/fail on {m.same_as_sync}/{m.same_as_sync_of}"
             )
-        if m.speedup_vs_sync is None:
+        ratio = None if m.speedup_vs_sync is None else round(m.speedup_vs_sync, 2)
+        if ratio is None:
             speed = "no episode answered by both"
-        elif m.speedup_vs_sync >= 1.0:
-            speed = f"{m.speedup_vs_sync:.2f}x faster"
+        elif ratio == 1.0:
+            speed = "as fast (1.00x)"
+        elif ratio > 1.0:
+            speed = f"{ratio:.2f}x faster"
         else:
             speed = f"{1 / m.speedup_vs_sync:.2f}x slower"
         lines.append(f"{m.policy}: {same}, {speed}{unreq}.")
