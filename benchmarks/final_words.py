@@ -17,7 +17,8 @@ three classes:
 
     .venv/bin/python benchmarks/final_words.py --out docs/final-words.json \
         --dataset bfcl-simple --dataset bfcl-multiple --dataset bfcl-parallel \
-        --dataset bfcl-parallel-multiple --dataset bfcl-live-multiple --dataset assistant
+        --dataset bfcl-parallel-multiple --dataset bfcl-live-multiple
+    .venv/bin/python benchmarks/final_words.py --dataset assistant --out docs/final-words-assistant.json
 
 For the ``assistant`` suite (both splits; ``--split`` narrows it) every ground-truth call of
 every turn is classified against that turn's speech, with two differences that follow from
