@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from specagent.agent import Policy
 from specagent.bench.datasets import UnknownDataset, load_dataset
 from specagent.bench.datasets.jsonl import EpisodeFormatError, parse_lines
 from specagent.bench.metrics import bootstrap, percentile, summarise
@@ -390,3 +391,26 @@ def test_verified_runs_report_their_draft_tokens(episode_file: Path, tmp_path: P
         o.draft_tokens for o in outcomes if o.policy == "verified"
     )
     assert metrics["sync"].draft_tokens == 0
+
+
+def test_a_draft_model_serves_sync_draft_and_verified(episode_file: Path, tmp_path: Path) -> None:
+    """--draft-model: sync-draft decodes with it (same answers as sync, its draft tokens
+    counted); verified guesses with it; the speculator's reads are counted by name."""
+    settings = BenchSettings(model="scripted", draft_model="scripted-drafter")
+    runs = plan_runs([f"jsonl:{episode_file}"], ["sync", "sync-draft", "verified"], limit=None)
+    main = ScriptedBackend(VirtualClock(), _respond, verify_s=0.001)
+    drafter = ScriptedBackend(VirtualClock(), _respond, ttft_s=0.01, token_s=0.005)
+    worker = Worker(settings, backend=main, draft_backend=drafter)
+    with ResultStore(tmp_path / "d.sqlite", settings.key(), settings.to_json()) as store:
+        outcomes = run_bench(settings, runs, store, worker=worker)
+    by = {(o.episode_id, o.policy): o for o in outcomes}
+    for (episode, policy), outcome in by.items():
+        assert outcome.error is None, outcome.error
+        assert outcome.passed == by[(episode, "sync")].passed
+    drafted = [o for o in outcomes if o.policy == "sync-draft"]
+    assert sum(o.draft_tokens_kept for o in drafted) > 0
+    assert all(o.speculator_calls >= o.reads_joined for o in outcomes)
+    with pytest.raises(ValueError, match="draft"):
+        Worker(BenchSettings(model="scripted"), backend=main)._draft_on(
+            VirtualClock(), main, Policy.SYNC_DRAFT
+        )

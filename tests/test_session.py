@@ -629,3 +629,29 @@ def test_the_same_write_is_not_done_twice_even_after_another_write():
         assert world.booked == ["10:00", "11:00"], policy
         assert [c.call_id for c in result.tool_calls] == [1, 2], policy
         assert others == []
+
+
+def test_an_answer_claiming_an_action_never_called_is_refused_once():
+    """Seen on the assistant benchmark: the model looked a flight up, then answered "Flight
+    B6598 has been booked" without ever calling book. The first such answer is refused."""
+    clock, world = VirtualClock(), World()
+
+    def responder(messages):
+        said, made = everything_said(messages), model_said(messages)
+        if "no tool call in this turn did that" in said and "tool_call" not in made:
+            return call(1, "book", '{"item": "Paris"}')
+        if 'tool_result id="1"' in said:
+            return "<answer>Your Paris trip is booked.</answer>"
+        return "<answer>I have booked your Paris trip.</answer>"
+
+    session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, Policy.SYNC)
+    result, _ = run(session, clock, WEATHER)
+    assert world.booked == ["Paris"] and result.answer == "Your Paris trip is booked."
+    refused = [e for e in result.ledger if isinstance(e, ProtocolError)]
+    assert len(refused) == 1 and "'booked'" in refused[0].message
+
+    # a model that insists is heard the second time (the check runs once a turn)
+    clock, world = VirtualClock(), World()
+    stubborn = ScriptedBackend(clock, lambda m: "<answer>I have booked it.</answer>")
+    result, _ = run(Session(stubborn, make_tools(world), clock, Policy.SYNC), clock, WEATHER)
+    assert result.answer == "I have booked it." and world.booked == []

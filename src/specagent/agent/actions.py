@@ -15,6 +15,7 @@ run at its commit point: the turn ends with the question (:mod:`.confirmation`).
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from ..events import (
     AnswerCompleted,
@@ -45,7 +46,14 @@ from .generation import Generation, first_answer_token_t
 from .states import AgentState
 from .turn import Turn
 
-__all__ = ["act", "answer_confirmations", "reach_commit_point", "record_output"]
+__all__ = [
+    "act",
+    "answer_confirmations",
+    "reach_commit_point",
+    "record_output",
+    "refuse_claim",
+    "unbacked_claim",
+]
 
 
 def record_output(turn: Turn, gen: Generation, text: str, *, interrupted: bool = False) -> None:
@@ -121,6 +129,10 @@ def _answer(turn: Turn, gen: Generation, action: AnswerAction, tagged: bool) -> 
         return
     if tagged and reach_commit_point(turn, gen, below=None):
         return  # the turn ended with a question for the user
+    claimed = unbacked_claim(turn, action.text)
+    if claimed:
+        refuse_claim(turn, gen, claimed)
+        return
     if not turn.answer_allowed():  # an untagged answer, seen only once complete
         turn.counters.suppressed += 1
         turn.record(AnswerSuppressed(t=turn.clock.now(), reason=turn.why_no_answer()))
@@ -133,6 +145,39 @@ def _answer(turn: Turn, gen: Generation, action: AnswerAction, tagged: bool) -> 
     turn.answer_done = turn.clock.now()
     turn.record(AnswerCompleted(t=turn.answer_done, text=action.text))
     turn.finish("answered")
+
+
+_CLAIM_RE = re.compile(
+    r"\b(sent|booked|reserved|scheduled|added|created|shared|saved|texted|emailed|messaged|"
+    r"cancell?ed|has been set|have set|I set|noted|reminder is set)\b",
+    re.IGNORECASE,
+)
+
+
+def refuse_claim(turn: Turn, gen: Generation, claimed: str) -> None:
+    """Stop an answer that claims an action no call did: the model is told, once a turn."""
+    turn.claims_checked = True
+    turn.answer_started = None  # whatever was streamed of it is cut, as by barge-in
+    record_output(turn, gen, gen.text)
+    turn.move(AgentState.LISTENING)
+    turn.protocol_error(
+        f"your answer says {claimed!r}, but no tool call in this turn did that: make the "
+        "call first, or answer without saying it was done"
+    )
+
+
+def unbacked_claim(turn: Turn, text: str) -> str | None:
+    """The first phrase of an answer that says an action was done, if no state-changing call
+    was made in this turn (checked once per turn, with ``check_claims``)."""
+    if not turn.config.check_claims or turn.claims_checked:
+        return None
+    match = _CLAIM_RE.search(text)
+    if match is None:
+        return None
+    wrote = any(
+        r.effect is not None and r.effect.changes_state for r in turn.executor.all_records()
+    )
+    return None if wrote else match.group(0)
 
 
 def _guesses(turn: Turn, action: ToolCallAction) -> list[str]:

@@ -34,6 +34,7 @@ class Outcome(enum.Enum):
     COMPLETE = "complete"  # it wrote a whole action (or ran out of tokens)
     INTERRUPTED = "interrupted"  # an event cut it at a token boundary
     SUPPRESSED = "suppressed"  # it began an answer that may not be given yet
+    UNBACKED_CLAIM = "unbacked_claim"  # its answer said an action was done that no call did
 
 
 @dataclass

@@ -51,6 +51,11 @@ class Policy(enum.Enum):
         return self not in (Policy.ORACLE, Policy.VERIFIED)
 
     @property
+    def needs_draft_model(self) -> bool:
+        """Needs a second, faster model beside the session's own (``sync-draft``)."""
+        return self is Policy.SYNC_DRAFT
+
+    @property
     def one_tool_at_a_time(self) -> bool:
         return self in (Policy.SYNC, Policy.SYNC_DRAFT)
 

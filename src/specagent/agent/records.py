@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from ..executor import CallRecord, CallStatus, Disposition
@@ -16,6 +17,7 @@ from ..speculation import SpeculationStats
 
 __all__ = [
     "SessionConfig",
+    "session_config",
     "SessionResult",
     "ToolCallReport",
     "TurnCounters",
@@ -47,6 +49,10 @@ class SessionConfig:
     to invent more calls (measured: 10+ unrequested calls a request). A call held for its
     commit point after the final update always gets one continuation, so the model can move
     on and commit it."""
+    check_claims: bool = True
+    """An answer that says an action was done (sent, booked, added, ...) when no
+    state-changing call was made in the turn is refused once, and the model is told to make
+    the call or answer without the claim (small models claim actions they never called)."""
     draft_answers: bool = False
     """An answer begun before it may be given (the user is still speaking, calls are still
     running) is written to its end instead of being stopped at its first token, never shown,
@@ -199,3 +205,32 @@ def call_reports(records: list[CallRecord]) -> tuple[ToolCallReport, ...]:
         )
         for r in sorted(records, key=lambda r: r.call_id)
     )
+
+
+def session_config(options: Sequence[str], base: SessionConfig | None = None) -> SessionConfig:
+    """A :class:`SessionConfig` with fields set from ``NAME=VALUE`` strings (a command line's
+    options); a wrong name or value raises ValueError naming the fields there are."""
+    config = base or SessionConfig()
+    fields = {f.name: f for f in dataclasses.fields(SessionConfig)}
+    changes: dict[str, Any] = {}
+    for option in options:
+        name, sep, raw = option.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in fields:
+            raise ValueError(
+                f"bad session option {option!r}: write NAME=VALUE with NAME one of "
+                + ", ".join(sorted(fields))
+            )
+        current = getattr(config, name)
+        if isinstance(current, bool):
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise ValueError(f"session option {name} takes true or false, not {raw!r}")
+            changes[name] = raw.lower() in ("true", "1", "yes", "on")
+        else:
+            try:
+                changes[name] = type(current)(raw)
+            except ValueError:
+                raise ValueError(
+                    f"session option {name} takes a {type(current).__name__}, not {raw!r}"
+                ) from None
+    return dataclasses.replace(config, **changes)

@@ -50,7 +50,14 @@ from ..protocol import (
     render_messages,
 )
 from ..tools import Toolset
-from .actions import act, answer_confirmations, reach_commit_point, record_output
+from .actions import (
+    act,
+    answer_confirmations,
+    reach_commit_point,
+    record_output,
+    refuse_claim,
+    unbacked_claim,
+)
 from .call_rules import call_key
 from .confirmation import unanswered_asks
 from .generation import Generation, Outcome, answer_to_send, cuts_generation, has_reasoning
@@ -374,6 +381,10 @@ class Session:
                 record_output(turn, gen, render_interrupted(gen.text), interrupted=True)
             turn.move(AgentState.LISTENING)
             return
+        if gen.outcome is Outcome.UNBACKED_CLAIM:
+            start = answer_start(gen.text) or 0
+            refuse_claim(turn, gen, unbacked_claim(turn, gen.text[start:]) or "")
+            return
         if gen.outcome is Outcome.SUPPRESSED:
             counters.suppressed += 1
             self._record(AnswerSuppressed(t=self.clock.now(), reason=turn.why_no_answer()))
@@ -420,6 +431,9 @@ class Session:
                         gen.outcome = Outcome.SUPPRESSED
                         break
                 if start is not None and self.state is AgentState.EMITTING:
+                    if unbacked_claim(turn, gen.text[start:]) is not None:
+                        gen.outcome = Outcome.UNBACKED_CLAIM  # cut before it is sent
+                        break
                     fresh = answer_to_send(gen, start)
                     if fresh:
                         self._record(AnswerDelta(t=self.clock.now(), text=fresh))

@@ -64,6 +64,8 @@ class Turn:
     refused: set[str] = field(default_factory=set)
     """Calls (tool and arguments) refused for ungrounded values: sent again, they count
     towards giving up, like a failing call sent again."""
+    claims_checked: bool = False
+    """An answer claiming an unmade action was already refused once in this turn."""
     resume_from: str = ""
     """The grounded start of a call cut at a guess, which the next generation continues."""
     done: bool = False

@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..agent import Policy
+from ..agent.records import session_config
 from ..mcptools.cli import MCP_HELP, TOOL_EFFECT_HELP, McpOptions
 from ..mcptools.errors import McpError
 from ..models.base import ModelError
@@ -90,7 +91,11 @@ def bench(
         ),
     ] = ",".join(QUICK_SUITE),
     policies: Annotated[
-        str, typer.Option(help="Comma-separated: sync, async, speculative, oracle, verified.")
+        str,
+        typer.Option(
+            help="Comma-separated: sync, async, speculative, oracle, verified, sync-draft "
+            "(sync-draft needs --draft-model)."
+        ),
     ] = MAIN_JOB_POLICIES,
     limit: Annotated[
         int | None, typer.Option(min=1, help="First N episodes of each dataset.")
@@ -135,6 +140,27 @@ def bench(
         str | None,
         typer.Option("--trace", help="OpenTelemetry spans: console, otlp or a .jsonl file."),
     ] = None,
+    draft_model: Annotated[
+        str | None,
+        typer.Option(
+            "--draft-model",
+            help="A faster model: verified's speculator and sync-draft's drafter "
+            "(e.g. qwen2.5-coder-0.5b).",
+        ),
+    ] = None,
+    draft_profile: Annotated[
+        str | None,
+        typer.Option(
+            "--draft-profile", help="The draft model's latency profile (default: --profile)."
+        ),
+    ] = None,
+    session_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--session-option",
+            help="A SessionConfig field, NAME=VALUE (repeatable), e.g. check_claims=false.",
+        ),
+    ] = None,
 ) -> None:
     """Benchmark policies on tool-calling episodes: latency, speedup and accuracy, with reports."""
     console = Console()
@@ -153,6 +179,10 @@ def bench(
     if profile not in PROFILES:
         raise _fail(f"unknown latency profile {profile!r}; known: {', '.join(PROFILES)}")
     policy_names = _parse_policies(policies)
+    if "sync-draft" in policy_names and draft_model is None:
+        raise _fail("the sync-draft policy needs --draft-model (e.g. qwen2.5-coder-0.5b)")
+    if draft_profile is not None and draft_profile not in PROFILES:
+        raise _fail(f"unknown latency profile {draft_profile!r}; known: {', '.join(PROFILES)}")
     try:
         settings = BenchSettings(
             model=model,
@@ -165,6 +195,9 @@ def bench(
             tool_latency_s=_parse_latency(tool_latency),
             mcp=McpOptions.from_cli(mcp, tool_effect).servers,
             tool_effects=tuple(tool_effect or ()),
+            draft_model=draft_model,
+            draft_profile=draft_profile,
+            session=session_config(session_option or ()),
         )
         use_trace_option(trace)
     except (McpError, TracingError, ValueError) as exc:

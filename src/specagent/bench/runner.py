@@ -30,6 +30,7 @@ from ..events import Event, ModelOutput, ToolCallFailed, UserSpeech
 from ..executor import LatencyFn
 from ..ledger import Ledger
 from ..models.base import ModelBackend, ModelError
+from ..models.draft_decoding import DraftDecodingBackend
 from ..models.registry import DEFAULT_MODEL
 from ..profiles import get_profile
 from ..speech import NaturalStyle, simulate_natural_speech, simulate_speech
@@ -76,6 +77,11 @@ class BenchSettings:
     """MCP servers whose tools every episode's agent gets too (``--mcp``; jsonl episodes)."""
     tool_effects: tuple[str, ...] = ()
     """``--tool-effect`` overrides for those servers' tools (``NAME=CLASS``)."""
+    draft_model: str | None = None
+    """A faster model: ``verified``'s speculator and ``sync-draft``'s drafter (``None``:
+    ``verified`` guesses with the main model; ``sync-draft`` cannot run)."""
+    draft_profile: str | None = None
+    """The draft model's latency profile on the virtual clock (default: ``profile``)."""
 
     def __post_init__(self) -> None:
         if self.clock not in ("virtual", "real"):
@@ -86,11 +92,13 @@ class BenchSettings:
         if not 0 <= low <= high:
             raise ValueError(f"tool latency range must satisfy 0 <= low <= high, got {low}, {high}")
         get_profile(self.profile)  # raises ValueError for an unknown profile
+        if self.draft_profile is not None:
+            get_profile(self.draft_profile)
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        for name in ("mcp", "tool_effects"):  # absent when unused: older keys stay valid
-            if not data[name]:
+        for name in ("mcp", "tool_effects", "draft_model", "draft_profile"):
+            if not data[name]:  # absent when unused: older keys stay valid
                 del data[name]
         return data
 
@@ -149,6 +157,10 @@ class EpisodeOutcome:
     """Tokens of drafts checked in one batch (``verified``); 0 for the other policies."""
     draft_tokens_kept: int = 0
     """Of those, the tokens the check kept as the model's own choice."""
+    speculator_calls: int = 0
+    """``verified``: reads its speculator started while the user spoke."""
+    reads_joined: int = 0
+    """``verified``: of those, reads the actor adopted (the tool ran once)."""
     unrequested_calls: int | None = None
     """Committed state-changing calls the episode did not ask for (``None``: the benchmark
     cannot tell, see :meth:`~specagent.bench.episode.EpisodeEnv.unrequested_calls`)."""
@@ -304,9 +316,11 @@ async def play_episode(
     policy: Policy,
     settings: BenchSettings,
     mcp_tools: McpToolset | None = None,
+    draft_backend: ModelBackend | None = None,
 ) -> EpisodeOutcome:
     """Play every user turn of ``episode`` under ``policy``; check the result by its rules.
-    ``mcp_tools``: MCP servers' tools the agent gets besides the episode's own."""
+    ``mcp_tools``: MCP servers' tools the agent gets besides the episode's own.
+    ``draft_backend``: ``settings.draft_model``, loaded (see :class:`BenchSettings`)."""
     started_wall = time.perf_counter()
     env = episode.make_env()
     user = episode.user()
@@ -353,6 +367,7 @@ async def play_episode(
             config=settings.session,
             prompt=prompt,
             known=extra,
+            draft_backend=draft_backend,
         )
         result = await session.run(_speech(settings, text, len(records), episode))
         results.append(result)
@@ -393,8 +408,10 @@ async def play_episode(
         calls_wasted=sum(s.wasted for s in spec),
         calls_compensated=sum(s.compensated for s in spec),
         calls_held=sum(s.held for s in spec),
-        draft_tokens=sum(s.drafted_tokens for s in spec),
-        draft_tokens_kept=sum(s.accepted_tokens for s in spec),
+        draft_tokens=sum(s.drafted_tokens for s in spec) + _drafted(draft_backend, policy)[0],
+        draft_tokens_kept=sum(s.accepted_tokens for s in spec) + _drafted(draft_backend, policy)[1],
+        speculator_calls=sum(s.speculator_calls for s in spec),
+        reads_joined=sum(s.reads_joined for s in spec),
         committed_state=_jsonable(env.committed_state()),
         timeline=timeline.rows,
         wall_s=round(time.perf_counter() - started_wall, 3),
@@ -410,9 +427,15 @@ def _jsonable(value: Any) -> Any:
 class Worker:
     """Runs episode runs in one process, keeping the model and datasets loaded between them."""
 
-    def __init__(self, settings: BenchSettings, backend: ModelBackend | None = None) -> None:
+    def __init__(
+        self,
+        settings: BenchSettings,
+        backend: ModelBackend | None = None,
+        draft_backend: ModelBackend | None = None,
+    ) -> None:
         self.settings = settings
         self._backend = backend
+        self._draft = draft_backend
         self._episodes: dict[str, dict[str, Episode]] = {}
         self._mcp: McpToolset | None = None
 
@@ -447,12 +470,36 @@ class Worker:
             policy = Policy.parse(job.policy)
             clock = self._clock()
             backend = self._backend_on(clock)
+            draft = self._draft_on(clock, backend, policy)
             mcp = self._mcp_tools()
-            return clock.run(play_episode(episode, backend, clock, policy, self.settings, mcp))
+            return clock.run(
+                play_episode(episode, backend, clock, policy, self.settings, mcp, draft)
+            )
         except (ModelError, McpConnectError, McpConfigError):
             raise  # a broken model or MCP server breaks every run: stop, record no failures
         except Exception as exc:  # noqa: BLE001 - one bad episode must not stop the benchmark
             return _crashed(job, exc, time.perf_counter() - started)
+
+    def _draft_on(self, clock: Clock, backend: ModelBackend, policy: Policy) -> ModelBackend | None:
+        """The draft model on this episode's clock: for ``sync-draft`` wrapped around the main
+        model (fresh counters each episode), for ``verified`` the speculator's own model."""
+        settings = self.settings
+        if policy is Policy.SYNC_DRAFT and settings.draft_model is None:
+            raise ValueError("the sync-draft policy needs --draft-model")
+        if settings.draft_model is None or policy not in (Policy.SYNC_DRAFT, Policy.VERIFIED):
+            return None
+        profile = get_profile(settings.profile)
+        draft_profile = get_profile(settings.draft_profile or settings.profile)
+        if self._draft is None:
+            from ..models.loader import load_backend
+
+            self._draft = load_backend(settings.draft_model, clock, draft_profile)
+        if policy is Policy.VERIFIED:
+            self._draft.rebind(clock, draft_profile)
+            return self._draft
+        wrapper = DraftDecodingBackend(backend, self._draft)
+        wrapper.rebind(clock, profile, draft_profile)
+        return wrapper
 
     def _mcp_tools(self) -> McpToolset | None:
         """This process's connections to ``settings.mcp``, opened on first use (they live on
@@ -475,11 +522,19 @@ class Worker:
             self._mcp.rebind(clock)
             clock.run(self._mcp.aclose())
             self._mcp = None
-        if self._backend is not None:
-            clock = VirtualClock()
-            self._backend.rebind(clock, get_profile(self.settings.profile))
-            clock.run(self._backend.aclose())
-            self._backend = None
+        for backend in (self._backend, self._draft):
+            if backend is not None:
+                clock = VirtualClock()
+                backend.rebind(clock, get_profile(self.settings.profile))
+                clock.run(backend.aclose())
+        self._backend = self._draft = None
+
+
+def _drafted(draft_backend: ModelBackend | None, policy: Policy) -> tuple[int, int]:
+    """``sync-draft``: draft tokens its decoding checked and kept in this episode."""
+    if policy is not Policy.SYNC_DRAFT or not isinstance(draft_backend, DraftDecodingBackend):
+        return 0, 0
+    return draft_backend.drafted_tokens, draft_backend.accepted_tokens
 
 
 def _crashed(job: EpisodeRun, exc: BaseException, wall_s: float) -> EpisodeOutcome:

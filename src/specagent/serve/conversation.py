@@ -59,9 +59,10 @@ __all__ = [
     "completed_turns",
 ]
 
-LIVE_POLICIES = tuple(p for p in Policy if p.accepts_live_speech)
+LIVE_POLICIES = tuple(p for p in Policy if p.accepts_live_speech and not p.needs_draft_model)
 """Policies that can hear speech live. ``oracle`` and ``verified`` need the whole timed request
-before the turn starts, which a live client cannot give."""
+before the turn starts, which a live client cannot give; ``sync-draft`` needs a draft model,
+which the server does not load."""
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

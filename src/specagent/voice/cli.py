@@ -174,6 +174,11 @@ def voice(
                 f"the {pol.value} policy needs to know in advance when the request ends; "
                 "live audio cannot tell it: use sync, async or speculative"
             )
+        if pol.needs_draft_model:
+            raise ValueError(
+                f"the {pol.value} policy needs a draft model, which `voice` does not load: "
+                "use sync, async or speculative"
+            )
         stream: AudioInput
         if input_wav is not None:
             inserts = []
