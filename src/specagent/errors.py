@@ -42,6 +42,10 @@ names every class and that every class is in the tree)::
     ├── BackendUnavailable (RuntimeError)    bench (BFCL): a backend class cannot be imported
     ├── BfclSchemaError (ValueError)         bench (BFCL): a function doc uses an unknown type
     ├── ResultsError (ValueError)            bench: a document is not a readable results.json
+    ├── IllegalTransition (RuntimeError)     agent: a session made a move its state machine
+    │                                        does not have (a bug, never bad input)
+    ├── SpeculatorWriteRefused (RuntimeError) agent (verified): the speculator tried a
+    │                                        state-changing tool
     ├── SpeculationConfigError (ValueError)  actions: a speculation setting is out of range
     ├── ChessConfigError (ValueError)        actions: a chess setting is out of range
     ├── TuningConfigError (ValueError)       actions: a tuning setting is out of range
@@ -55,9 +59,8 @@ names every class and that every class is in the tree)::
 
 Not in the tree, on purpose: ``serve.connection.Hangup`` (a signal that ends a connection,
 caught where it is raised) and ``bench.datasets.bfcl.ast_checker._Mismatch`` (a private verdict).
-Four classes in files other engineers own still derive from builtins only and are to join the
-tree: ``agent.states.IllegalTransition`` and ``agent.read_pool.SpeculatorWriteRefused``
-(RuntimeError), ``bench.datasets.assistant.world.WorldError`` and
+Two classes still derive from builtins only and are to join the tree:
+``bench.datasets.assistant.world.WorldError`` and
 ``bench.datasets.assistant.normalize.UnreadableValue`` (ValueError).
 
 :func:`sole_error` unwraps the exception groups task groups raise, so callers get the typed

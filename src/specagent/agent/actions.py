@@ -29,7 +29,7 @@ from ..events import (
     ToolCallRemoved,
     ToolCallRevised,
 )
-from ..executor import Disposition
+from ..executor import Disposition, PendingDecision
 from ..protocol import (
     AnswerAction,
     ParseError,
@@ -382,7 +382,7 @@ def _remove(turn: Turn, action: RemoveAction) -> None:
     rec = turn.executor.records.get(action.call_id)
     if rec is None:
         problem = f"there is no call {action.call_id}"
-    elif rec.disposition is Disposition.COMMITTED or rec.commit_when_done:
+    elif rec.disposition is Disposition.COMMITTED or rec.pending is PendingDecision.COMMIT:
         problem = f"call {action.call_id} is already committed and cannot be removed"
     else:
         turn.record(

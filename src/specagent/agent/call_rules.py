@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..executor import CallRecord, CallStatus, Disposition
+from ..executor import CallRecord, CallStatus, Disposition, PendingDecision
 from ..grounding import schema_choices, ungrounded_values
 from ..protocol import ToolCallAction
 from ..tools import InvalidArgumentsError, Tool
@@ -115,7 +115,7 @@ def judge_call(
     call_id = action.call_id
     existing = records.get(call_id)
     if existing is not None and (
-        existing.disposition is Disposition.COMMITTED or existing.commit_when_done
+        existing.disposition is Disposition.COMMITTED or existing.pending is PendingDecision.COMMIT
     ):  # committed, possibly still running: its outcome is final
         return Judgement(
             Verdict.REFUSED, f"call {call_id} is already committed; use a new id", "committed"

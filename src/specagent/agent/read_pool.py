@@ -7,6 +7,8 @@ to run at all.
 
 from __future__ import annotations
 
+from ..errors import SpecagentError
+
 import asyncio
 import dataclasses
 from collections.abc import Mapping
@@ -20,7 +22,7 @@ from .call_rules import call_key
 __all__ = ["ReadPool", "SpeculatorWriteRefused"]
 
 
-class SpeculatorWriteRefused(RuntimeError):
+class SpeculatorWriteRefused(SpecagentError, RuntimeError):
     """The speculator tried to run a state-changing tool (it never may)."""
 
 

@@ -186,9 +186,10 @@ async def close_cut_turn(ledger: Ledger, toolset: Toolset, clock: Clock, reason:
                     call.depends,
                     toolset[call.name].effect,
                     call.t,
+                    call_key=version_key(ledger.session_id, call.call_id, again.version),
+                    version=again.version,
                 )
-                rec.version, rec.status = again.version, CallStatus.RUNNING
-                rec.call_key = version_key(ledger.session_id, call.call_id, again.version)
+                rec.status = CallStatus.RUNNING
                 executor.undo_restored(rec)
             else:  # never ran (held, waiting) or a read cut short
                 ledger.append(

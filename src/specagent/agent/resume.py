@@ -188,9 +188,9 @@ def _record(version: _Version, toolset: Toolset, session_id: str) -> CallRecord:
         call.depends,
         tool.effect if tool is not None else None,
         call.t,
+        call_key=version_key(session_id, call.call_id, version.number),
+        version=version.number,
     )
-    rec.version = version.number
-    rec.call_key = version_key(session_id, call.call_id, version.number)
     rec.sandboxed = bool(version.started and version.started.sandboxed)
     rec.started_s = version.started.t if version.started else None
     outcome = version.outcome
@@ -314,9 +314,7 @@ def _plan_current(
         return
     if tool is not None and tool.idempotency_key is not None:
         # Sent again with the same key: the service keeps the effect exactly once.
-        plan.resubmit.append(
-            Resubmit(call, version.number, commit=not started.early, running=True)
-        )
+        plan.resubmit.append(Resubmit(call, version.number, commit=not started.early, running=True))
         return
     version.outcome = _fail(plan, version, now, OUTCOME_UNKNOWN)
     rec = _record(version, toolset, session_id)

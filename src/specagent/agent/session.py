@@ -36,8 +36,10 @@ from ..events import (
     ToolCallIssued,
     ToolCallRevised,
     UserSpeech,
+    final_speech_t,
 )
-from ..executor import SESSION_ENDED, CallRecord, LatencyFn, ToolExecutor
+from ..errors import sole_error
+from ..executor import SESSION_ENDED, CallRecord, LatencyFn, PendingDecision, ToolExecutor
 from ..grounding import grounded_prefix
 from ..ledger import Ledger, SQLiteLedgerStore
 from ..models.base import ContextWindowExceeded, ModelBackend
@@ -68,9 +70,6 @@ from .records import (
     SessionConfig,
     SessionResult,
     ToolCallReport,
-    TurnCounters,
-    call_reports,
-    speculation_stats,
 )
 from .restore import restore
 from .speech_feed import feed_live, feed_timed
@@ -101,24 +100,6 @@ def _next_call_id(ledger: Ledger) -> int:
     """Call ids keep counting across the turns of a conversation."""
     ids = [e.call_id for e in ledger if isinstance(e, (ToolCallIssued, ToolCallRevised))]
     return max(ids, default=0) + 1
-
-
-def _sole_error(group: BaseExceptionGroup) -> BaseException:
-    """The one error a task group wrapped (a model or tool failure), else the group itself.
-
-    Task groups wrap even a single failure; callers should get the typed error they can act on.
-    """
-    leaves: list[BaseException] = []
-
-    def collect(error: BaseException) -> None:
-        if isinstance(error, BaseExceptionGroup):
-            for inner in error.exceptions:
-                collect(inner)
-        else:
-            leaves.append(error)
-
-    collect(group)
-    return leaves[0] if len(leaves) == 1 else group
 
 
 class Session:
@@ -231,13 +212,13 @@ class Session:
                 finally:
                     feeder.cancel()
         except BaseExceptionGroup as group_error:
-            raise _sole_error(group_error) from None
+            raise sole_error(group_error, distinct=False) from None
         turn.move(AgentState.DONE)
         self._record(SessionEnded(t=self.clock.now(), reason=turn.ended))
         if isinstance(speech, Sequence):
-            return self._result(turn, speech[-1].t)
-        finals = [e.t for e in turn.events() if isinstance(e, UserSpeech) and e.final]
-        return self._result(turn, finals[-1] if finals else self.clock.now())
+            return turn.result(speech[-1].t)
+        last_words = final_speech_t(turn.events())
+        return turn.result(self.clock.now() if last_words is None else last_words)
 
     @classmethod
     def resume(
@@ -488,7 +469,7 @@ class Session:
         executor = turn.executor
         answered = turn.ended == "answered"
         for rec in sorted(executor.records.values(), key=lambda r: r.call_id):
-            if rec.disposition is not None or rec.commit_when_done:
+            if rec.disposition is not None or rec.pending is PendingDecision.COMMIT:
                 continue
             if answered and rec.status.terminal and rec.call_id not in turn.awaiting_commit:
                 executor.commit(rec.call_id)
@@ -512,24 +493,3 @@ class Session:
         self.ledger.append(event)
         if self._observer is not None:
             self._observer(event)
-
-    def _result(self, turn: Turn, last_word_s: float) -> SessionResult:
-        records = turn.executor.all_records()
-        finals = [e.t for e in turn.events() if isinstance(e, UserSpeech) and e.final]
-        counters: TurnCounters = turn.counters
-        return SessionResult(
-            policy=self.policy.value,
-            ended=turn.ended,
-            answer=turn.answer,
-            last_word_s=last_word_s,
-            answer_started_s=turn.answer_started,
-            answer_done_s=turn.answer_done,
-            tool_calls=call_reports(list(turn.executor.records.values())),
-            generations=counters.generations,
-            interrupted_generations=counters.interrupted,
-            suppressed_answers=counters.suppressed,
-            tokens_generated=counters.tokens,
-            protocol_errors=counters.protocol_errors,
-            speculation=speculation_stats(records, counters, finals[0] if finals else float("inf")),
-            ledger=self.ledger,
-        )

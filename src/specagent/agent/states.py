@@ -17,6 +17,8 @@ state                   meaning
 
 from __future__ import annotations
 
+from ..errors import SpecagentError
+
 import enum
 
 __all__ = ["AgentState", "IllegalTransition", "StateMachine", "TRANSITIONS"]
@@ -44,7 +46,7 @@ TRANSITIONS: dict[AgentState, frozenset[AgentState]] = {
 }
 
 
-class IllegalTransition(RuntimeError):
+class IllegalTransition(SpecagentError, RuntimeError):
     """A session tried a move its state machine does not have (a bug, never bad input)."""
 
     def __init__(self, old: AgentState, new: AgentState) -> None:

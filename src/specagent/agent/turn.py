@@ -13,14 +13,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..clock import Clock
-from ..events import AnswerStarted, ConfirmationAsked, Event, ProtocolError, UserSpeech
+from ..events import (
+    AnswerStarted,
+    ConfirmationAsked,
+    Event,
+    ProtocolError,
+    UserSpeech,
+)
 from ..executor import ToolExecutor
 from ..grounding import evidence_in
 from ..ledger import Ledger
 from ..tools import Toolset
 from .inbox import Inbox
 from .policies import Policy
-from .records import SessionConfig, TurnCounters
+from .records import SessionConfig, SessionResult, TurnCounters, call_reports, speculation_stats
 from .resume import version_key
 from .states import AgentState, StateMachine
 
@@ -131,3 +137,25 @@ class Turn:
     def next_version(self, call_id: int) -> int:
         self.versions[call_id] = self.versions.get(call_id, 0) + 1
         return self.versions[call_id]
+
+    def result(self, last_word_s: float) -> SessionResult:
+        """What the turn produced, as the session returns it."""
+        records = self.executor.all_records()
+        finals = [e.t for e in self.events() if isinstance(e, UserSpeech) and e.final]
+        counters = self.counters
+        return SessionResult(
+            policy=self.policy.value,
+            ended=self.ended,
+            answer=self.answer,
+            last_word_s=last_word_s,
+            answer_started_s=self.answer_started,
+            answer_done_s=self.answer_done,
+            tool_calls=call_reports(list(self.executor.records.values())),
+            generations=counters.generations,
+            interrupted_generations=counters.interrupted,
+            suppressed_answers=counters.suppressed,
+            tokens_generated=counters.tokens,
+            protocol_errors=counters.protocol_errors,
+            speculation=speculation_stats(records, counters, finals[0] if finals else float("inf")),
+            ledger=self.ledger,
+        )

@@ -168,19 +168,9 @@ class CallRecord:
     def call_key(self) -> str:
         return self.request.call_key
 
-    @call_key.setter
-    def call_key(self, value: str) -> None:
-        # For a record built outside the executor (resume), before the executor adopts it.
-        self.request = dataclasses.replace(self.request, call_key=value)
-
     @property
     def version(self) -> int:
         return self.request.version
-
-    @version.setter
-    def version(self, value: int) -> None:
-        # For a record built outside the executor (resume), before the executor adopts it.
-        self.request = dataclasses.replace(self.request, version=value)
 
     @property
     def commit_when_done(self) -> bool:
