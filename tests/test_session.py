@@ -648,7 +648,15 @@ def test_an_answer_claiming_an_action_never_called_is_refused_once():
     result, _ = run(session, clock, WEATHER)
     assert world.booked == ["Paris"] and result.answer == "Your Paris trip is booked."
     refused = [e for e in result.ledger if isinstance(e, ProtocolError)]
-    assert len(refused) == 1 and "'booked'" in refused[0].message
+    assert len(refused) == 1 and "'I have booked'" in refused[0].message
+
+    # an answer describing what a result holds is not a claim (a false alarm seen on train)
+    clock, world = VirtualClock(), World()
+    reader = ScriptedBackend(
+        clock, lambda m: "<answer>Two events are scheduled today; none was booked.</answer>"
+    )
+    result, _ = run(Session(reader, make_tools(world), clock, Policy.SYNC), clock, WEATHER)
+    assert not [e for e in result.ledger if isinstance(e, ProtocolError)]
 
     # a model that insists is heard the second time (the check runs once a turn)
     clock, world = VirtualClock(), World()

@@ -148,8 +148,12 @@ def _answer(turn: Turn, gen: Generation, action: AnswerAction, tagged: bool) -> 
 
 
 _CLAIM_RE = re.compile(
-    r"\b(sent|booked|reserved|scheduled|added|created|shared|saved|texted|emailed|messaged|"
-    r"cancell?ed|has been set|have set|I set|noted|reminder is set)\b",
+    # a first-person or completed-passive claim: "I've booked", "has been sent", "is now set";
+    # not a description read from a result ("two events are scheduled today")
+    r"(?:\b(?:I|we)(?:'ve| have)?|\b(?:has|have) been|\b(?:is|are|was|were) now|\bsuccessfully)"
+    r"\s+(?:just |now |already |successfully )?"
+    r"(sent|booked|reserved|scheduled|added|created|shared|saved|texted|emailed|messaged|"
+    r"cancell?ed|set|noted|placed|updated|deleted|removed)\b",
     re.IGNORECASE,
 )
 
