@@ -419,7 +419,9 @@ def test_bars_are_drawn_from_structured_fields_not_display_text() -> None:
         {k: v for k, v in row.items() if k not in ("status", "tool", "effect", "error_type")}
         for row in run.timeline
     ]
-    old = {b.call: (b.status, b.spans) for b in call_bars(dataclasses.replace(run, timeline=legacy))}
+    old = {
+        b.call: (b.status, b.spans) for b in call_bars(dataclasses.replace(run, timeline=legacy))
+    }
     assert old == {b.call: (b.status, b.spans) for b in call_bars(run)}
 
 
@@ -431,7 +433,11 @@ def test_timeline_rows_carry_structured_fields() -> None:
     assert [r["final"] for r in rows if r["kind"] == "UserSpeech"] == [False, False, True]
     failed = next(r for r in rows if r["kind"] == "ToolCallFailed")
     assert (failed["call"], failed["tool"], failed["status"], failed["error_type"]) == (
-        3, "weather", "failed", "tool_error")
+        3,
+        "weather",
+        "failed",
+        "tool_error",
+    )
     assert [r["answer"] for r in rows if r["lane"] == "answer"] == ["started", "completed"]
 
 
@@ -441,3 +447,31 @@ def test_report_templates_ship_as_package_files() -> None:
     templates = files("specagent.bench") / "templates"
     for name in ("report.html", "report.css", "report.js"):
         assert (templates / name).is_file(), name
+
+
+def test_a_turns_latency_is_split_into_phases_that_add_up():
+    from specagent.bench.phases import episode_phases
+
+    timeline = [
+        {"t": 1.0, "kind": "UserSpeech", "final": True},
+        # 0.5 s of call writing (10 tokens at 40 tok/s = 0.25 s decode, the rest prompt)
+        {"t": 1.5, "kind": "ModelOutput", "start": 1.0, "tokens": 10, "text": "<tool_call"},
+        {"t": 1.5, "kind": "ToolCallStarted", "call": 1},
+        {"t": 2.5, "kind": "ToolCallFinished", "call": 1},
+        {"t": 2.6, "kind": "ModelOutput", "start": 2.5, "tokens": 2, "text": "<tool_call"},
+        {"t": 3.0, "kind": "ModelOutput", "start": 2.7, "tokens": 8, "text": "<answer>Hi"},
+        {"t": 3.0, "kind": "AnswerCompleted"},
+    ]
+    phases = episode_phases({"timeline": timeline}, decode_tps=40.0)
+    assert phases is not None
+    assert phases.seconds == pytest.approx(
+        {
+            "prefill": 0.25 + 0.05,
+            "decode": 0.25 + 0.05,
+            "tool wait": 1.0,
+            "answer": 0.3,
+            "other": 0.1,
+        }
+    )
+    assert phases.total == pytest.approx(2.0)  # last word to answer complete
+    assert episode_phases({"timeline": timeline[:-1]}, 40.0) is None  # never answered
