@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from specagent.bench.datasets import UnknownDataset, load_dataset
-from specagent.bench.datasets.bfcl_single_turn import BfclSingleTurnEnv, first_choice_calls
+from specagent.bench.datasets.bfcl.single_turn import BfclSingleTurnEnv, first_choice_calls
 from specagent.grounding import ungrounded_values
 from specagent.speech.simulator import simulate_speech
 
@@ -74,7 +74,9 @@ def measure(dataset: str, limit: int | None, wpm: float, chunk_words: int) -> di
     summary = {
         "episodes": len({row["episode_id"] for row in rows}),
         "calls": len(rows),
-        "classes": {name: counts.get(name, 0) for name in ("before_final", "at_final", "never_said")},
+        "classes": {
+            name: counts.get(name, 0) for name in ("before_final", "at_final", "never_said")
+        },
         "head_start_s_median": statistics.median(early) if early else None,
         "head_start_s_max": max(early) if early else None,
     }
@@ -94,12 +96,18 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N episodes (default all)")
     parser.add_argument("--wpm", type=float, default=150.0)
     parser.add_argument("--chunk-words", type=int, default=3)
-    parser.add_argument("--split", default=None, help="assistant only: train or test (default both)")
+    parser.add_argument(
+        "--split", default=None, help="assistant only: train or test (default both)"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
     report: dict[str, Any] = {
-        "settings": {"words_per_minute": args.wpm, "chunk_words": args.chunk_words, "limit": args.limit},
+        "settings": {
+            "words_per_minute": args.wpm,
+            "chunk_words": args.chunk_words,
+            "limit": args.limit,
+        },
         "datasets": {},
     }
     for dataset in args.dataset or ["bfcl-simple"]:

@@ -251,7 +251,7 @@ def test_the_main_job_subset_is_fixed_and_spans_the_categories() -> None:
 
 def test_bfcl_single_turn_counts_state_changing_calls_its_answer_does_not_ask_for() -> None:
     from specagent.agent.records import ToolCallReport
-    from specagent.bench.datasets.bfcl_single_turn import BfclSingleTurnEnv, SingleTurnEntry
+    from specagent.bench.datasets.bfcl.single_turn import BfclSingleTurnEnv, SingleTurnEntry
     from specagent.bench.episode import TurnRecord
 
     params = {"type": "dict", "properties": {"city": {"type": "string"}}, "required": ["city"]}
@@ -273,9 +273,14 @@ def test_bfcl_single_turn_counts_state_changing_calls_its_answer_does_not_ask_fo
     def turns(*calls: ToolCallReport) -> list[TurnRecord]:
         return [TurnRecord(user="q", answer="ok", ended="answered", calls=calls, latency_s=1.0)]
 
-    assert env.unrequested_calls(turns(call(1, "book_hotel", "Rome"), call(2, "book_hotel", "Oslo"))) == 0
+    assert (
+        env.unrequested_calls(turns(call(1, "book_hotel", "Rome"), call(2, "book_hotel", "Oslo")))
+        == 0
+    )
     # a third booking, and a booking in the wrong city, are unrequested; reads never count
     assert env.unrequested_calls(turns(call(1, "book_hotel", "Rome"), call(2, "book_hotel", "Rome"),
                                        call(3, "book_hotel", "Paris"), call(4, "get_weather", "Rome"))) == 2  # fmt: skip
     # a withdrawn call never counts
-    assert env.unrequested_calls(turns(call(1, "book_hotel", "Paris", disposition="cancelled"))) == 0
+    assert (
+        env.unrequested_calls(turns(call(1, "book_hotel", "Paris", disposition="cancelled"))) == 0
+    )

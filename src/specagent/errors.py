@@ -42,6 +42,8 @@ names every class and that every class is in the tree)::
     ├── BackendUnavailable (RuntimeError)    bench (BFCL): a backend class cannot be imported
     ├── BfclSchemaError (ValueError)         bench (BFCL): a function doc uses an unknown type
     ├── ResultsError (ValueError)            bench: a document is not a readable results.json
+    ├── WorldError (ValueError)              bench (assistant): the world refuses a request
+    ├── UnreadableValue (ValueError)         bench (assistant): a date, time or name is unreadable
     ├── IllegalTransition (RuntimeError)     agent: a session made a move its state machine
     │                                        does not have (a bug, never bad input)
     ├── SpeculatorWriteRefused (RuntimeError) agent (verified): the speculator tried a
@@ -59,9 +61,6 @@ names every class and that every class is in the tree)::
 
 Not in the tree, on purpose: ``serve.connection.Hangup`` (a signal that ends a connection,
 caught where it is raised) and ``bench.datasets.bfcl.ast_checker._Mismatch`` (a private verdict).
-Two classes still derive from builtins only and are to join the tree:
-``bench.datasets.assistant.world.WorldError`` and
-``bench.datasets.assistant.normalize.UnreadableValue`` (ValueError).
 
 :func:`sole_error` unwraps the exception groups task groups raise, so callers get the typed
 error they can act on.

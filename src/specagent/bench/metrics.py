@@ -23,7 +23,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
-from .runner import EpisodeOutcome
+from .outcome import EpisodeOutcome
 
 __all__ = ["Interval", "PolicyMetrics", "bootstrap", "by_category", "percentile", "summarise"]
 

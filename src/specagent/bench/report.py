@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from .metrics import PolicyMetrics, by_category, summarise
-from .runner import BenchSettings, EpisodeOutcome
+from .outcome import EpisodeOutcome
+from .settings import BenchSettings
 
 __all__ = [
     "SCHEMA",
@@ -228,7 +229,9 @@ def verdicts(metrics: dict[str, PolicyMetrics]) -> list[str]:
         unreq = "" if not m.unrequested_calls else f", {m.unrequested_calls} unrequested call(s)"
         if m.policy == "sync":
             lat = _fmt(m.mean_latency_s, " s")
-            lines.append(f"sync: the baseline, {right}/{m.episodes} right, mean latency {lat}{unreq}.")
+            lines.append(
+                f"sync: the baseline, {right}/{m.episodes} right, mean latency {lat}{unreq}."
+            )
             continue
         if sync is None or m.same_as_sync is None:
             lines.append(f"{m.policy}: {right}/{m.episodes} right{unreq} (no sync run to compare).")

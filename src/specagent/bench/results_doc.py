@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import SpecagentError
 from .metrics import Interval, PolicyMetrics
-from .runner import EpisodeOutcome
+from .outcome import EpisodeOutcome
 
 __all__ = [
     "LATENCY_CDF_PNG",
@@ -40,6 +40,7 @@ POLICY_COLOURS = {
     "verified": "#d62728",
 }
 _SPARE_COLOURS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22")
+
 
 class ResultsError(SpecagentError, ValueError):
     """The document is not a ``results.json`` this version can read."""

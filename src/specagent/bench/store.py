@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .runner import EpisodeOutcome, EpisodeRun
+from .outcome import EpisodeOutcome, EpisodeRun
 
 __all__ = ["ResultStore", "ReusedRows", "code_version", "git_describe"]
 

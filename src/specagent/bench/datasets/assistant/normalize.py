@@ -15,6 +15,8 @@ import datetime as _dt
 import re
 import unicodedata
 
+from ....errors import SpecagentError
+
 __all__ = [
     "TODAY",
     "DAYS",
@@ -40,7 +42,7 @@ _MONTHS = {
 }  # fmt: skip
 
 
-class UnreadableValue(ValueError):
+class UnreadableValue(SpecagentError, ValueError):
     """A date, time or name the world cannot read; the message says what it accepts."""
 
 

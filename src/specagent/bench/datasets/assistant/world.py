@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ....errors import SpecagentError
 from . import seed
 from .normalize import (
     DAYS,
@@ -34,7 +35,7 @@ from .normalize import (
 __all__ = ["World", "WorldError", "flight_table"]
 
 
-class WorldError(ValueError):
+class WorldError(SpecagentError, ValueError):
     """A request the world refuses; the message says how to fix it."""
 
 

@@ -1,43 +1,18 @@
-"""OpenTelemetry traces of sessions, built from the events a session already reports.
+"""What the spans say: :class:`SessionTracer` turns a session's event stream into spans.
 
-A :class:`SessionTracer` is a session ``observer``: it turns the event stream into spans, so
-the session code knows nothing of tracing. One trace per conversation::
-
-    specagent.session                      the conversation (ledger session id, policy, clock)
-    ├── specagent.turn                     one user turn: speech start to the turn's end
-    │   ├── specagent.generation           one model generation: tokens, interrupted or not,
-    │   │                                  draft tokens checked and kept (verified policy)
-    │   └── specagent.tool_call            one call (one version of it): tool, effect class and
-    │                                      where it came from, mechanism, held time, status,
-    │                                      disposition (committed / cancelled / compensated)
-    └── ...
-
-Every span carries ``specagent.session.id``. Spans are stamped with explicit start and end
-times taken from the events, so a virtual-clock run records virtual time: a span's duration
-is simulated seconds, and its start is the run's wall-clock start plus the event's simulated
-time (``epoch_ns`` fixes that origin, e.g. 0 in tests).
-
-Off by default. :func:`configure_tracing` turns it on from a ``--trace`` value (``console``,
-``otlp``, or a ``.jsonl`` file) or from the standard variables: ``OTEL_TRACES_EXPORTER``
-(``console``, ``otlp``, ``none``), or an ``OTEL_EXPORTER_OTLP_ENDPOINT`` /
-``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` alone (means ``otlp``); ``OTEL_SDK_DISABLED=true``
-wins over all. The SDK is the ``otel`` extra.
+It is an ordinary session observer, so the session code knows nothing of tracing. The span
+tree, the attributes and the timing rule (explicit times from the events, so a virtual-clock
+run records simulated seconds) are described in :mod:`specagent.tracing`.
 """
 
 from __future__ import annotations
 
-import atexit
-import json
-import os
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from .errors import SpecagentError
-from .events import (
+from ..events import (
     AnswerCompleted,
     AnswerStarted,
     AnswerSuppressed,
@@ -59,199 +34,13 @@ from .events import (
     ToolCallStarted,
     UserSpeech,
 )
-from .extras import require
-from .speculation import Speculation, mechanism_for
+from ..extras import require
+from ..speculation import Speculation, mechanism_for
+from .setup import _FEATURE
 
-__all__ = [
-    "SessionTracer",
-    "TraceSetup",
-    "TracingError",
-    "chain_observers",
-    "configure_tracing",
-    "process_tracing",
-    "session_tracer",
-    "shutdown_process_tracing",
-    "use_trace_option",
-]
+__all__ = ["SessionTracer"]
 
-TRACE_ENV = "SPECAGENT_TRACE"
-"""Set by ``--trace`` so worker processes started later trace the same way."""
-
-_FEATURE = "tracing"
 _TURN_START = "session-start"
-
-
-class TracingError(SpecagentError, ValueError):
-    """A ``--trace`` value or OTel variable that names no exporter this build knows."""
-
-
-# -- setting up a tracer provider -------------------------------------------------------------
-
-
-class JsonLinesSpanExporter:
-    """Writes each finished span as one JSON line (the SDK's own span JSON, compacted)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-
-    def export(self, spans: Any) -> Any:
-        export = require("opentelemetry.sdk.trace.export", extra="otel", feature=_FEATURE)
-        with self._lock, self.path.open("a", encoding="utf-8") as out:
-            for span in spans:
-                out.write(json.dumps(json.loads(span.to_json())) + "\n")
-        return export.SpanExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        return None
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
-
-
-@dataclass(frozen=True)
-class TraceSetup:
-    """A tracer provider with one exporter; ``description`` says where spans go."""
-
-    provider: Any
-    description: str
-
-    def shutdown(self) -> None:
-        """Flush and close the exporter."""
-        self.provider.shutdown()
-
-
-def _target_from_env(env: Mapping[str, str]) -> str | None:
-    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        return None
-    exporter = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
-    if exporter:
-        return exporter.split(",")[0].strip()
-    if env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-        return "otlp"
-    return None
-
-
-def _exporter_kind(target: str) -> str:
-    kind = target.strip().lower()
-    if kind in ("console", "otlp", "none") or kind.endswith((".jsonl", ".json")):
-        return kind
-    raise TracingError(
-        f"unknown trace exporter {target!r}: use console, otlp, none, or a file path "
-        "ending in .jsonl"
-    )
-
-
-def configure_tracing(
-    option: str | None = None, *, environ: Mapping[str, str] | None = None
-) -> TraceSetup | None:
-    """A tracer provider for ``option`` (``--trace``) or, without one, the OTel variables;
-    ``None`` when tracing is off."""
-    env = os.environ if environ is None else environ
-    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        return None
-    target = option.strip() if option is not None else _target_from_env(env)
-    if not target or target.lower() == "none":
-        return None
-    kind = _exporter_kind(target)
-    trace_sdk = require("opentelemetry.sdk.trace", extra="otel", feature=_FEATURE)
-    export = require("opentelemetry.sdk.trace.export", extra="otel", feature=_FEATURE)
-    resources = require("opentelemetry.sdk.resources", extra="otel", feature=_FEATURE)
-    if kind == "console":
-        processor, where = export.SimpleSpanProcessor(export.ConsoleSpanExporter()), "console"
-    elif kind == "otlp":
-        otlp = require(
-            "opentelemetry.exporter.otlp.proto.http.trace_exporter", extra="otel", feature=_FEATURE
-        )
-        processor = export.BatchSpanProcessor(otlp.OTLPSpanExporter())
-        where = "OTLP/HTTP " + (
-            env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-            or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-            or "http://localhost:4318"
-        )
-    else:
-        path = Path(target)
-        processor, where = export.SimpleSpanProcessor(JsonLinesSpanExporter(path)), str(path)
-    resource = resources.Resource.create({"service.name": "specagent"})
-    provider = trace_sdk.TracerProvider(resource=resource)
-    provider.add_span_processor(processor)
-    return TraceSetup(provider, where)
-
-
-_process_setup: list[TraceSetup | None] = []
-
-
-def process_tracing() -> TraceSetup | None:
-    """This process's tracing, built once from ``SPECAGENT_TRACE`` (what ``--trace`` sets)
-    or the OTel variables; flushed at exit."""
-    if not _process_setup:
-        setup = configure_tracing(os.environ.get(TRACE_ENV) or None)
-        _process_setup.append(setup)
-        if setup is not None:
-            atexit.register(setup.shutdown)
-    return _process_setup[0]
-
-
-def use_trace_option(value: str | None) -> TraceSetup | None:
-    """Apply a ``--trace`` value to this process (and the worker processes it starts): check
-    it now, so a bad value fails before any model loads. ``None`` keeps the OTel variables."""
-    if value is not None:
-        _exporter_kind(value)  # raises TracingError on a bad value
-        os.environ[TRACE_ENV] = value
-        _process_setup.clear()
-    return process_tracing()
-
-
-def session_tracer(
-    *,
-    session_id: str | None,
-    toolset: Any = None,
-    policy: Any = None,
-    backend: Any = None,
-    clock: Any = None,
-    attributes: Mapping[str, Any] | None = None,
-) -> SessionTracer | None:
-    """A tracer for one conversation when this process traces (:func:`process_tracing`)."""
-    setup = process_tracing()
-    if setup is None:
-        return None
-    kind = None if clock is None else ("virtual" if clock.is_virtual else "real")
-    return SessionTracer(
-        provider=setup.provider,
-        session_id=session_id,
-        toolset=toolset,
-        policy=policy,
-        backend=backend,
-        clock_kind=kind,
-        attributes=attributes,
-    )
-
-
-def shutdown_process_tracing() -> None:
-    """Flush this process's spans now (the CLI calls it before printing its summary)."""
-    if _process_setup and _process_setup[0] is not None:
-        _process_setup[0].provider.force_flush()
-
-
-def chain_observers(
-    *observers: Callable[[Event], None] | None,
-) -> Callable[[Event], None] | None:
-    """One observer calling each given one in turn (``None`` entries skipped)."""
-    present = [o for o in observers if o is not None]
-    if not present:
-        return None
-    if len(present) == 1:
-        return present[0]
-
-    def observe(event: Event) -> None:
-        for observer in present:
-            observer(event)
-
-    return observe
-
-
-# -- events to spans --------------------------------------------------------------------------
 
 
 @dataclass
@@ -402,8 +191,11 @@ class SessionTracer:
                 turn.set_attribute("specagent.turn.latency_s", event.t - self._final_t)
         elif isinstance(event, (AnswerSuppressed, ProtocolError, Interrupt)):
             detail = getattr(event, "reason", None) or getattr(event, "message", "")
-            name = {AnswerSuppressed: "answer_suppressed", ProtocolError: "protocol_error",
-                    Interrupt: "interrupt"}[type(event)]
+            name = {
+                AnswerSuppressed: "answer_suppressed",
+                ProtocolError: "protocol_error",
+                Interrupt: "interrupt",
+            }[type(event)]
             turn.add_event(name, {"detail": str(detail)[:300]}, timestamp=self._ns(event.t))
         elif isinstance(event, SessionEnded):
             self._end_turn(event.t, event.reason)
