@@ -201,8 +201,12 @@ def test_interrupt_at_every_token_position(k):
 
     def responder(messages):
         seen.append(list(messages))
-        return THINKING if len(seen) == 1 else "<pause/>" if "friend" not in everything_said(messages) else (
-            "<answer>hi</answer>"
+        return (
+            THINKING
+            if len(seen) == 1
+            else "<pause/>"
+            if "friend" not in everything_said(messages)
+            else ("<answer>hi</answer>")
         )
 
     clock, world = VirtualClock(), World()
@@ -290,7 +294,9 @@ def test_state_changing_call_waits_for_the_final_update():
 
 def test_malformed_output_becomes_a_protocol_error_and_the_model_recovers():
     clock, world = VirtualClock(), World()
-    outputs = iter(['<tool_call id="1">{"name": "lookup", "arguments": {oops', "<answer>ok</answer>"])
+    outputs = iter(
+        ['<tool_call id="1">{"name": "lookup", "arguments": {oops', "<answer>ok</answer>"]
+    )
     session = Session(
         ScriptedBackend(clock, lambda m: next(outputs)), make_tools(world), clock, Policy.SYNC
     )
@@ -344,7 +350,11 @@ def test_premature_answer_is_suppressed_until_the_user_finishes():
     clock, world = VirtualClock(), World()
 
     def responder(messages):
-        return "<answer>too early</answer>" if "please" not in everything_said(messages) else "<answer>ok</answer>"
+        return (
+            "<answer>too early</answer>"
+            if "please" not in everything_said(messages)
+            else "<answer>ok</answer>"
+        )
 
     session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, Policy.ASYNC)
     result, _ = run(session, clock, WEATHER)
@@ -463,7 +473,8 @@ def test_a_result_that_arrives_while_its_call_is_revised_is_never_shown():
     result, others = run(session, clock, chunks)
     revision = next(e for e in result.ledger if isinstance(e, ToolCallRevised))
     old = [
-        e for e in result.ledger
+        e
+        for e in result.ledger
         if isinstance(e, ToolCallFinished) and e.result == {"city": "Paris", "sky": "sunny"}
     ]
     # the scenario happened: Paris's result arrived during the generation that revised it
@@ -486,7 +497,9 @@ def test_a_repeated_committed_call_is_not_run_again():
     assert world.booked == ["Paris"] and len(result.tool_calls) == 1
 
 
-@pytest.mark.parametrize("k", range(1, len(split_tokens(call(1, "lookup", '{"city": "Paris"}'))) - 1))
+@pytest.mark.parametrize(
+    "k", range(1, len(split_tokens(call(1, "lookup", '{"city": "Paris"}'))) - 1)
+)
 def test_an_action_being_written_is_finished_before_the_event_is_injected(k):
     """Speech arriving while token k of a tool call is produced does not cut the call."""
     ttft, token_s = 0.1, 0.02
@@ -579,7 +592,9 @@ def test_a_model_repeating_a_failed_call_is_told_and_stopped(policy):
     )
     result, others = run(session, clock, WEATHER)
     assert result.ended == "too_many_protocol_errors"
-    told = [e for e in result.ledger if isinstance(e, ProtocolError) and "already failed" in e.message]
+    told = [
+        e for e in result.ledger if isinstance(e, ProtocolError) and "already failed" in e.message
+    ]
     assert len(told) == 3
     assert sum(isinstance(e, ToolCallFailed) for e in result.ledger) == 1  # never re-run
     assert others == [] and backend.open_streams == 0
@@ -663,3 +678,36 @@ def test_an_answer_claiming_an_action_never_called_is_refused_once():
     stubborn = ScriptedBackend(clock, lambda m: "<answer>I have booked it.</answer>")
     result, _ = run(Session(stubborn, make_tools(world), clock, Policy.SYNC), clock, WEATHER)
     assert result.answer == "I have booked it." and world.booked == []
+
+
+def test_a_streaming_model_stuck_before_the_final_words_waits_for_more_words():
+    """Seen in verified's speculator: four unreadable outputs in a row while the user was
+    still speaking ended its turn, so it guessed nothing for the rest of the request. Before
+    the final words the session waits for more words instead, and counts errors anew."""
+
+    def responder(messages):
+        said = everything_said(messages)
+        if "<tool_result" in said:
+            return "<answer>Sunny in Paris.</answer>"
+        if "please" in said:  # the final words
+            return call(1, "lookup", '{"city": "Paris"}')
+        return "<remove/>"  # unreadable: no id
+
+    for policy, ended in ((Policy.ASYNC, "answered"), (Policy.SYNC, "answered")):
+        clock, world = VirtualClock(), World()
+        config = SessionConfig(max_protocol_errors=2)
+        backend = ScriptedBackend(clock, responder)
+        session = Session(backend, make_tools(world), clock, policy, config=config)
+        result, others = run(session, clock, WEATHER)
+        assert result.ended == ended and result.answer == "Sunny in Paris.", policy
+        assert others == [] and backend.open_streams == 0
+    # after the final words the limit holds as before
+    assert any(isinstance(e, ProtocolError) for e in result.ledger) is False  # sync heard all
+
+    clock, world = VirtualClock(), World()
+    backend = ScriptedBackend(clock, lambda m: "<remove/>")
+    config = SessionConfig(max_protocol_errors=2)
+    result, _ = run(
+        Session(backend, make_tools(world), clock, Policy.ASYNC, config=config), clock, WEATHER
+    )
+    assert result.ended == "too_many_protocol_errors"

@@ -129,10 +129,15 @@ class Turn:
         self.counters.protocol_errors += 1
         self.counters.consecutive_errors += 1
         self.record(ProtocolError(t=self.clock.now(), message=message, raw=raw))
-        if self.counters.consecutive_errors >= self.config.max_protocol_errors:
-            self.finish("too_many_protocol_errors")
-        else:
+        if self.counters.consecutive_errors < self.config.max_protocol_errors:
             self.dirty = True
+        elif self.policy.streams_partial_speech and not self.final_heard:
+            # The user is still speaking: rather than give up on a model stuck with what it
+            # has heard, wait for more words (the errors stay in its context) and count anew.
+            self.counters.consecutive_errors = 0
+            self.dirty = False
+        else:
+            self.finish("too_many_protocol_errors")
 
     def next_version(self, call_id: int) -> int:
         self.versions[call_id] = self.versions.get(call_id, 0) + 1
