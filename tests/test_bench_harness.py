@@ -370,8 +370,10 @@ def test_verified_runs_report_their_draft_tokens(episode_file: Path, tmp_path: P
         """Like ``_respond``, but guesses the Paris lookup as soon as weather is mentioned
         (Paris itself comes with the final words), so the speculator leaves a draft."""
         last = messages[-1].content
-        if "weather" in last and "<final_query_update>" not in last and "<tool_call" not in " ".join(
-            m.content for m in messages if m.role == "assistant"
+        if (
+            "weather" in last
+            and "<final_query_update>" not in last
+            and "<tool_call" not in " ".join(m.content for m in messages if m.role == "assistant")
         ):
             return '<tool_call id="1">{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>'
         return _respond(messages)
@@ -414,3 +416,20 @@ def test_a_draft_model_serves_sync_draft_and_verified(episode_file: Path, tmp_pa
         Worker(BenchSettings(model="scripted"), backend=main)._draft_on(
             VirtualClock(), main, Policy.SYNC_DRAFT
         )
+
+
+def test_a_run_can_be_narrowed_to_named_episodes() -> None:
+    everything = plan_runs(["assistant"], ["sync"], limit=None, split="train")
+    ids = [everything[5].episode_id, everything[2].episode_id]
+    runs = plan_runs(
+        ["assistant"], ["sync", "verified"], limit=None, split="train", episode_ids=ids
+    )
+    # dataset order, policies inner; only the episodes named
+    assert [(r.episode_id, r.policy) for r in runs] == [
+        (ids[1], "sync"),
+        (ids[1], "verified"),
+        (ids[0], "sync"),
+        (ids[0], "verified"),
+    ]
+    with pytest.raises(ValueError, match="no episode nope-00"):
+        plan_runs(["assistant"], ["sync"], limit=None, split="train", episode_ids=["nope-00"])

@@ -101,6 +101,10 @@ def bench(
         int | None, typer.Option(min=1, help="First N episodes of each dataset.")
     ] = None,
     split: Annotated[str, typer.Option(help="test or train.")] = "test",
+    episode: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this episode id (repeatable), e.g. to rerun a few."),
+    ] = None,
     model: Annotated[str, typer.Option(help="Registry name or openai:MODEL@BASE_URL.")] = (
         DEFAULT_MODEL
     ),
@@ -205,7 +209,7 @@ def bench(
     if mcp and not all(name.startswith("jsonl:") for name in names):
         raise _fail("--mcp applies to jsonl: episode files only")
     try:
-        runs = plan_runs(names, policy_names, limit=limit, split=split)
+        runs = plan_runs(names, policy_names, limit=limit, split=split, episode_ids=episode or ())
     except (UnknownDataset, DatasetUnavailable, FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from None
     if not runs:

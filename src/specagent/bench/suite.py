@@ -27,15 +27,30 @@ __all__ = ["BenchProgress", "plan_runs", "run_bench"]
 
 
 def plan_runs(
-    datasets: Sequence[str], policies: Sequence[str], *, limit: int | None, split: str = "test"
+    datasets: Sequence[str],
+    policies: Sequence[str],
+    *,
+    limit: int | None,
+    split: str = "test",
+    episode_ids: Sequence[str] = (),
 ) -> list[EpisodeRun]:
     """Every (episode, policy) pair: episodes in dataset order, policies inner, so a partial run
-    already pairs each episode's policies for comparison."""
+    already pairs each episode's policies for comparison. ``episode_ids``: only these episodes
+    (each must exist in some dataset's split); ``limit`` then applies to what is left."""
+    wanted = set(episode_ids)
+    found: set[str] = set()
     runs = []
     for name in datasets:
-        for episode in load_dataset(name, split=split, limit=limit):
+        episodes = load_dataset(name, split=split, limit=None if wanted else limit)
+        if wanted:
+            episodes = [e for e in episodes if e.id in wanted][:limit]
+            found.update(e.id for e in episodes)
+        for episode in episodes:
             for policy in policies:
                 runs.append(EpisodeRun(name, episode.id, policy))
+    if wanted - found:
+        missing = ", ".join(sorted(wanted - found))
+        raise ValueError(f"no episode {missing} in {', '.join(datasets)} (split {split})")
     return runs
 
 
@@ -169,4 +184,8 @@ def run_bench(
         if on_progress:
             on_progress(BenchProgress(outcome, finished, total, reused=False))
     by_key = {(o.dataset, o.episode_id, o.policy): o for o in store.load(runs)}
-    return [by_key[(r.dataset, r.episode_id, r.policy)] for r in runs if (r.dataset, r.episode_id, r.policy) in by_key]
+    return [
+        by_key[(r.dataset, r.episode_id, r.policy)]
+        for r in runs
+        if (r.dataset, r.episode_id, r.policy) in by_key
+    ]
