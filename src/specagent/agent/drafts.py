@@ -109,6 +109,7 @@ class RecordingBackend(ModelBackend):
         self.inner, self.book = inner, book
         self.name = inner.name
         self.supports_prefix = inner.supports_prefix
+        self.supports_grammar = inner.supports_grammar
 
     async def stream(  # type: ignore[override]
         self, messages: Sequence[ChatMessage], *, max_tokens: int = 256, **options: Any
@@ -138,13 +139,21 @@ class DraftingBackend(ModelBackend):
         self.inner, self._draft = inner, draft
         self.name = inner.name
         self.supports_prefix = inner.supports_prefix
+        self.supports_grammar = inner.supports_grammar
         self.drafted_tokens = 0
         self.accepted_tokens = 0
         self._cache_restored = False
 
     async def stream(  # type: ignore[override]
-        self, messages: Sequence[ChatMessage], *, max_tokens: int = 256, prefix: str = ""
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int = 256,
+        prefix: str = "",
+        grammar: str = "",
     ) -> AsyncIterator[str]:
+        """The inner stream, given the next draft; a ``grammar`` goes with it (llama.cpp
+        checks the draft against decoding under the grammar)."""
         if not self._cache_restored and len(messages) > 1:
             # The speculator left its own context in the model's prefix cache. Put back what
             # sync would find there (the context before this turn's request), so the actor's
@@ -156,6 +165,8 @@ class DraftingBackend(ModelBackend):
         options: dict[str, Any] = {"prefix": prefix} if prefix else {}
         if draft:
             options["draft"] = draft
+        if grammar:
+            options["grammar"] = grammar
         self.inner.last_draft = None
         try:
             async with contextlib.aclosing(

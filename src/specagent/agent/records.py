@@ -58,6 +58,11 @@ class SessionConfig:
     running) is written to its end instead of being stopped at its first token, never shown,
     and treated as a pause; new words cut it. For ``verified``'s speculator, whose written
     answers become the actor's drafts."""
+    constrain_calls: bool = False
+    """Decode under a grammar of the protocol's actions built from the tools' JSON Schemas
+    (:mod:`specagent.protocol.grammar`): the model can only write a canonical action, a call
+    names a known tool with arguments its schema allows. Honoured by the llama.cpp backend,
+    ignored by backends that cannot constrain (docs/protocol.md, "Constrained decoding")."""
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from ..protocol import (
     action_end,
     action_started,
     answer_start,
+    call_grammar,
     render_interrupted,
     render_messages,
 )
@@ -138,6 +139,8 @@ class Session:
         self._inbox = Inbox()
         self._renderer = ContextRenderer()
         self._turn: Turn | None = None
+        # Built once per toolset (cached by its schemas); the backend parses it once too.
+        self._grammar = call_grammar(toolset.schemas()).text if self.config.constrain_calls else ""
 
     @property
     def state(self) -> AgentState:
@@ -387,10 +390,12 @@ class Session:
             text=prefix,
         )
         turn.move(AgentState.GENERATING)
-        if prefix:
-            stream = self.backend.stream(messages, max_tokens=self.config.max_tokens, prefix=prefix)
-        else:
-            stream = self.backend.stream(messages, max_tokens=self.config.max_tokens)
+        options = {"prefix": prefix, "grammar": self._grammar}
+        stream = self.backend.stream(
+            messages,
+            max_tokens=self.config.max_tokens,
+            **{name: value for name, value in options.items() if value},
+        )
         drafting = False  # writing an answer that may not be given yet (draft_answers)
         async with contextlib.aclosing(stream):
             async for piece in stream:

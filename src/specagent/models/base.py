@@ -68,17 +68,25 @@ class ModelBackend(ABC):
     speed, keeps the longest start that greedy decoding would itself have produced, and
     decodes the rest as usual: the output is what plain decoding writes, only sooner (up to
     floating-point near-ties, see docs/verified.md)."""
+    supports_grammar: bool = False
+    """Whether :meth:`stream` honours ``grammar``: a GBNF grammar (llama.cpp's format, start
+    rule ``root``) that the whole assistant message, ``prefix`` included, must match. Every
+    backend accepts the argument; one that cannot constrain decoding (an OpenAI-compatible
+    server, the scripted model) ignores it. llama.cpp constrains a generation whenever the
+    grammar allows its prefix, and decodes it unconstrained otherwise (see
+    :mod:`specagent.models.llama_grammar`)."""
 
     @abstractmethod
     def stream(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int = 256
+        self, messages: Sequence[ChatMessage], *, max_tokens: int = 256, grammar: str = ""
     ) -> AsyncIterator[str]:
         """Yield the next assistant message piece by piece.
 
         Use as ``async with contextlib.aclosing(backend.stream(msgs)) as tokens:``; leaving
         early cancels the generation within one token. A backend with ``supports_prefix``
         also takes ``prefix=TEXT`` and then yields only what follows that text; one with
-        ``supports_draft`` takes ``draft=TEXT`` (see :attr:`supports_draft`).
+        ``supports_draft`` takes ``draft=TEXT`` (see :attr:`supports_draft`). ``grammar``:
+        see :attr:`supports_grammar` (ignored where unsupported).
         """
 
     async def warm_up(self, messages: Sequence[ChatMessage]) -> None:

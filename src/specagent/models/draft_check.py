@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import ModelError
+from .llama_grammar import GrammarCursor, constrained_choices
 
 __all__ = ["DraftCheck", "MARGIN", "check_draft"]
 
@@ -41,6 +42,7 @@ class DraftCheck:
     ended: bool = False  # that next token ends the turn: nothing more to decode
     compute_s: float = 0.0
     template: Any = None  # the rendered chat template (stop rules for the continuation)
+    constrained: bool = False  # checked against decoding under a grammar
 
 
 def _common_prefix(a: Any, b: list[int]) -> int:
@@ -68,10 +70,16 @@ decoding decides instead of the draft."""
 
 
 def check_draft(
-    llama: Any, prompt: list[int], drafted: list[int], margin: float = MARGIN
+    llama: Any,
+    prompt: list[int],
+    drafted: list[int],
+    margin: float = MARGIN,
+    grammar: GrammarCursor | None = None,
 ) -> DraftCheck:
     """Evaluate ``prompt`` + ``drafted`` and keep the draft's longest greedy-agreeing start
-    (each kept token the model's clear first choice, see :data:`MARGIN`)."""
+    (each kept token the model's clear first choice, see :data:`MARGIN`). With ``grammar``
+    (its state where the draft begins; it is moved on) the choices are those of greedy
+    decoding under that grammar."""
     import llama_cpp
     import numpy as np
 
@@ -86,11 +94,15 @@ def check_draft(
     llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llama.ctx), -1, start, -1)
     llama.n_tokens = start
     rows = _decode(llama, prompt[start:], logits_from=len(prompt) - start - 1)
-    # That row is the very one plain decoding samples from: its argmax needs no margin.
-    choices = [int(rows[0].argmax())]
-    for row in _decode(llama, drafted[:-1], logits_from=0) if len(drafted) > 1 else []:
-        best, runner_up = np.partition(row, -2)[-2:][::-1]
-        choices.append(int(row.argmax()) if best - runner_up >= margin else -1)
+    rows += _decode(llama, drafted[:-1], logits_from=0) if len(drafted) > 1 else []
+    if grammar is not None:
+        choices = constrained_choices(grammar, rows, drafted, margin)
+    else:
+        # The first row is the very one plain decoding samples from: its argmax needs no margin.
+        choices = [int(rows[0].argmax())]
+        for row in rows[1:]:
+            best, runner_up = np.partition(row, -2)[-2:][::-1]
+            choices.append(int(row.argmax()) if best - runner_up >= margin else -1)
     accepted = 0
     while accepted < len(drafted) and choices[accepted] == drafted[accepted]:
         accepted += 1

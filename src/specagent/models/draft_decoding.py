@@ -14,6 +14,10 @@ Each stream alternates two steps until the main model's message ends:
 The text is the main model's own (up to the batch rounding docs/verified.md measures). When
 the draft model would end its message, the main model decodes the rest by itself.
 
+A ``grammar`` goes to both models: the draft model proposes under it and the main model's
+checks and decoding keep to it, so the text is what the main model writes under the grammar
+(where a backend cannot constrain, it ignores the grammar, as it would alone).
+
 Time. With a measured profile each backend charges what it really computed. With modelled
 profiles the inner backends are run uncharged and this class charges the steps as a host
 would run them: the main model's time to first token and prompt evaluation once, then per
@@ -62,6 +66,7 @@ class DraftDecodingBackend(ModelBackend):
             raise ValueError("draft_tokens must be at least 1")
         self.main, self.drafter, self.draft_tokens = main, drafter, draft_tokens
         self.name = f"{main.name}+draft:{drafter.name}"
+        self.supports_grammar = main.supports_grammar
         self._clock: Clock | None = None
         self._main_profile: ModelledProfile | None = None
         self._drafter_profile: ModelledProfile | None = None
@@ -99,10 +104,14 @@ class DraftDecodingBackend(ModelBackend):
         if self._clock is not None and seconds > 0:
             await self._clock.sleep(seconds)
 
-    async def _propose(self, messages: Sequence[ChatMessage], written: str, first: bool) -> str:
+    async def _propose(
+        self, messages: Sequence[ChatMessage], written: str, first: bool, grammar: str
+    ) -> str:
         """What the draft model would write next (up to ``draft_tokens`` tokens)."""
         pieces: list[str] = []
-        stream = self.drafter.stream(messages, max_tokens=self.draft_tokens, prefix=written)
+        stream = self.drafter.stream(
+            messages, max_tokens=self.draft_tokens, **_options(written, grammar=grammar)
+        )
         async with contextlib.aclosing(stream):
             async for piece in stream:
                 pieces.append(piece)
@@ -118,18 +127,19 @@ class DraftDecodingBackend(ModelBackend):
         *,
         max_tokens: int = 256,
         prefix: str = "",
+        grammar: str = "",
     ) -> AsyncIterator[str]:
         written, produced, first = prefix, 0, True
         while produced < max_tokens:
-            proposal = await self._propose(messages, written, first)
+            proposal = await self._propose(messages, written, first, grammar)
             if not proposal:  # the draft model would end here: the main model goes on alone
                 async for piece in self._decode_rest(
-                    messages, written, max_tokens - produced, first
+                    messages, written, max_tokens - produced, first, grammar
                 ):
                     yield piece
                 return
             pieces, ended = await self._check(
-                messages, written, proposal, max_tokens - produced, first
+                messages, written, proposal, max_tokens - produced, first, grammar
             )
             for piece in pieces:
                 written += piece
@@ -146,11 +156,14 @@ class DraftDecodingBackend(ModelBackend):
         proposal: str,
         budget: int,
         first: bool,
+        grammar: str,
     ) -> tuple[list[str], bool]:
         """The main model's check of ``proposal``: the draft tokens it keeps and its own next
         token; and whether its message ended there."""
         pieces: list[str] = []
-        stream = self.main.stream(messages, max_tokens=budget, prefix=written, draft=proposal)
+        stream = self.main.stream(
+            messages, max_tokens=budget, draft=proposal, **_options(written, grammar=grammar)
+        )
         async with contextlib.aclosing(stream):
             async for piece in stream:
                 pieces.append(piece)
@@ -180,10 +193,10 @@ class DraftDecodingBackend(ModelBackend):
         return pieces
 
     async def _decode_rest(
-        self, messages: Sequence[ChatMessage], written: str, budget: int, first: bool
+        self, messages: Sequence[ChatMessage], written: str, budget: int, first: bool, grammar: str
     ) -> AsyncIterator[str]:
         profile = self._main_profile
-        stream = self.main.stream(messages, max_tokens=budget, prefix=written)
+        stream = self.main.stream(messages, max_tokens=budget, **_options(written, grammar=grammar))
         async with contextlib.aclosing(stream):
             count = 0
             async for piece in stream:
@@ -198,6 +211,11 @@ class DraftDecodingBackend(ModelBackend):
                         await self._charge(1 / profile.prefill_tps + profile.decode_s())
                 count += 1
                 yield piece
+
+
+def _options(prefix: str, **more: str) -> dict[str, str]:
+    """Keyword options for an inner stream: only those set (a backend may not take them)."""
+    return {name: value for name, value in {"prefix": prefix, **more}.items() if value}
 
 
 def _new_prompt_tokens(backend: ModelBackend) -> int:

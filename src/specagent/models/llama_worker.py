@@ -13,7 +13,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .llama_grammar import GrammarCursor
 
 __all__ = [
     "END",
@@ -34,6 +37,7 @@ class TokenCounts:
     prompt_evaluated: int = 0
     generated: int = 0
     in_prompt: bool = True
+    grammar_refused: bool = False  # the grammar refused a sampled token (never expected)
 
 
 def make_counting_llama(**kwargs: Any) -> Any:
@@ -43,7 +47,23 @@ def make_counting_llama(**kwargs: Any) -> Any:
     class _CountingLlama(Llama):  # type: ignore[misc]
         def __init__(self, **kw: Any) -> None:
             self.counts = TokenCounts()
+            # The grammar state the next generation is constrained by (see llama_grammar);
+            # taken, and closed, by that generation.
+            self.grammar: GrammarCursor | None = None
             super().__init__(**kw)
+
+        def _init_sampler(self, *args: Any, **kw: Any) -> Any:
+            grammar, self.grammar = self.grammar, None  # one generation's only
+            if grammar is None:
+                return super()._init_sampler(*args, **kw)
+            if kw.get("temp") != 0.0:
+                raise ValueError("grammar-constrained decoding is greedy only (temperature 0)")
+            from llama_cpp import _internals
+
+            sampler = _internals.LlamaSampler()
+            sampler.add_custom(grammar.constrain)  # masks only what the greedy step needs
+            sampler.add_greedy()
+            return sampler
 
         def eval(self, tokens: Sequence[int]) -> None:
             if self.counts.in_prompt:
@@ -54,6 +74,7 @@ def make_counting_llama(**kwargs: Any) -> Any:
             self, tokens: Sequence[int], *args: Any, **kw: Any
         ) -> Generator[int, Sequence[int] | None, None]:
             counts = self.counts = TokenCounts(prompt_tokens=len(tokens))
+            grammar = self.grammar
             inner = super().generate(tokens, *args, **kw)
             try:
                 sent: Sequence[int] | None = None
@@ -62,11 +83,17 @@ def make_counting_llama(**kwargs: Any) -> Any:
                         token = inner.send(sent)
                     except StopIteration:
                         return
+                    if grammar is not None and grammar.active and not grammar.take(token):
+                        # Never expected (the sampler only picks allowed tokens): constraining
+                        # stops for this generation instead of llama.cpp aborting the process.
+                        counts.grammar_refused = True
                     counts.in_prompt = False
                     counts.generated += 1
                     sent = yield token
             finally:
                 inner.close()
+                if grammar is not None:
+                    grammar.close()
 
     return _CountingLlama(**kwargs)
 

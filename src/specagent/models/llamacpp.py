@@ -47,6 +47,7 @@ from ..clock import Clock
 from ..profiles import LatencyProfile, MeasuredProfile
 from .draft_check import DraftCheck as _Verified
 from .draft_check import check_draft
+from .llama_grammar import GrammarCursor, Grammars
 from .llama_worker import (
     END,
     Generation,
@@ -86,6 +87,7 @@ class StreamStats:
     draft_tokens: int = 0  # tokens of a draft checked in one batch (see ``stream(draft=)``)
     accepted_tokens: int = 0  # of those, the start greedy decoding agreed with
     check_decoded: int = 0  # the model's next token, which the check also gave
+    constrained: bool = False  # decoded under the grammar given (see ``stream(grammar=)``)
     finished: bool = False  # ran to the end (False: the consumer stopped early or it failed)
 
     @property
@@ -100,8 +102,10 @@ class StreamStats:
     @property
     def decode_tps(self) -> float | None:
         decode_s = self.compute_s - self.first_piece_s
-        return None if self.generated_tokens <= 1 or decode_s <= 0 else (
-            (self.generated_tokens - 1) / decode_s
+        return (
+            None
+            if self.generated_tokens <= 1 or decode_s <= 0
+            else ((self.generated_tokens - 1) / decode_s)
         )
 
 
@@ -163,6 +167,7 @@ class LlamaCppBackend(ModelBackend):
         self._lock_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._closed = False
         self._formatter: Any = None  # chat template renderer for prefix continuation
+        self._grammars: Grammars | None = None  # parsed once per grammar (worker thread)
         self.last_stats: StreamStats | None = None
 
     @classmethod
@@ -254,11 +259,21 @@ class LlamaCppBackend(ModelBackend):
         stats.prompt_tokens = counts.prompt_tokens
         stats.cached_tokens = counts.prompt_tokens - counts.prompt_evaluated
         stats.generated_tokens = counts.generated
+        stats.constrained = stats.constrained and not counts.grammar_refused
 
     # --- the stream ------------------------------------------------------------------------
 
     supports_prefix = True
     supports_draft = True
+    supports_grammar = True
+
+    def _cursor(self, grammar: str, prefix: str, more: list[int]) -> GrammarCursor | None:
+        """The grammar's state after the message's ``prefix`` and then ``more`` tokens, or
+        None if the grammar does not allow them (worker thread)."""
+        if self._grammars is None:
+            self._grammars = Grammars(self._llama._model.vocab)
+        written = self._llama.tokenize(prefix.encode("utf-8"), add_bos=False, special=False)
+        return self._grammars.cursor(grammar, written + more)
 
     async def stream(
         self,
@@ -267,6 +282,7 @@ class LlamaCppBackend(ModelBackend):
         max_tokens: int = 256,
         prefix: str = "",
         draft: str = "",
+        grammar: str = "",
     ) -> AsyncIterator[str]:
         if self._closed:
             raise ModelError(f"{self.name}: backend is closed")
@@ -278,6 +294,12 @@ class LlamaCppBackend(ModelBackend):
 
         def open_stream() -> Iterator[Any]:
             self._llama.counts = TokenCounts()
+            self._llama.grammar = None
+            if grammar and (verified is None or verified.constrained):
+                kept = 0 if verified is None else verified.accepted + verified.decoded
+                more = [] if verified is None else verified.tokens[len(verified.tokens) - kept :]
+                self._llama.grammar = self._cursor(grammar, prefix, more)
+                stats.constrained = self._llama.grammar is not None
             if verified is not None:
                 budget = max_tokens - verified.accepted - verified.decoded
                 return self._complete(verified.tokens, verified.template, max(budget, 0))
@@ -296,7 +318,8 @@ class LlamaCppBackend(ModelBackend):
 
         async with self._stream_lock():
             if draft:
-                verified = await self._check_draft(payload, prefix, draft)
+                verified = await self._check_draft(payload, prefix, draft, grammar)
+                stats.constrained = verified.constrained
                 stats.compute_s += verified.compute_s
                 stats.first_piece_s = verified.compute_s
                 written = verified.accepted + verified.decoded
@@ -364,7 +387,9 @@ class LlamaCppBackend(ModelBackend):
             finally:
                 release(gen)
 
-    def _prompt_tokens(self, payload: list[dict[str, str]], prefix: str = "") -> tuple[list[int], Any]:
+    def _prompt_tokens(
+        self, payload: list[dict[str, str]], prefix: str = ""
+    ) -> tuple[list[int], Any]:
         """The context's tokens, then ``prefix``'s, as the start of the assistant message.
 
         The context is rendered and tokenised exactly as ``create_chat_completion`` does with
@@ -408,16 +433,23 @@ class LlamaCppBackend(ModelBackend):
         )
 
     async def _check_draft(
-        self, payload: list[dict[str, str]], prefix: str, draft: str
+        self, payload: list[dict[str, str]], prefix: str, draft: str, grammar: str = ""
     ) -> _Verified:
-        """Check ``draft`` against greedy decoding in one worker hop (see :func:`check_draft`)."""
+        """Check ``draft`` against greedy decoding (under ``grammar``, if given and the prefix
+        is in it) in one worker hop (see :func:`check_draft`)."""
 
         def work() -> _Verified:
             with self._busy:
                 start = time.perf_counter()
                 prompt, rendered = self._prompt_tokens(payload, prefix)
                 drafted = self._llama.tokenize(draft.encode("utf-8"), add_bos=False, special=False)
-                verified = check_draft(self._llama, prompt, drafted)
+                cursor = self._cursor(grammar, prefix, []) if grammar else None
+                try:
+                    verified = check_draft(self._llama, prompt, drafted, grammar=cursor)
+                finally:
+                    if cursor is not None:
+                        cursor.close()
+                verified.constrained = cursor is not None
                 verified.template = rendered
                 verified.compute_s = time.perf_counter() - start
                 return verified
@@ -447,6 +479,7 @@ class LlamaCppBackend(ModelBackend):
 
         def evaluate() -> None:
             with self._busy:
+                self._llama.grammar = None
                 self._llama.create_chat_completion(
                     messages=payload, temperature=0.0, max_tokens=1, seed=self._seed
                 )
@@ -459,6 +492,11 @@ class LlamaCppBackend(ModelBackend):
                 except Exception as exc:
                     raise ModelError(f"{self.name}: llama.cpp failed: {exc}") from exc
 
+    def _free(self) -> None:
+        if self._grammars is not None:  # parsed grammars refer to the model's vocabulary
+            self._grammars.close()
+        self._llama.close()
+
     async def aclose(self) -> None:
         """Wait for any in-flight token, free the model and stop the worker thread."""
         if self._closed:
@@ -467,5 +505,5 @@ class LlamaCppBackend(ModelBackend):
         loop = asyncio.get_running_loop()
         with self._clock.hold():
             # Queued behind any token still computing, on the thread that owns the model.
-            await loop.run_in_executor(self._executor, self._llama.close)
+            await loop.run_in_executor(self._executor, self._free)
         self._executor.shutdown(wait=True)  # the worker is idle now: this join is immediate

@@ -190,8 +190,10 @@ class OpenAICompatBackend(ModelBackend):
     # --- the stream --------------------------------------------------------------------------
 
     async def stream(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int = 256
+        self, messages: Sequence[ChatMessage], *, max_tokens: int = 256, grammar: str = ""
     ) -> AsyncIterator[str]:
+        """``grammar`` is ignored: servers take grammars in different forms (llama.cpp's a
+        GBNF ``grammar`` field, vLLM its own guided-decoding options), so none is sent."""
         if self._closed:
             raise ModelError(f"{self.name}: backend is closed")
         payload = [{"role": m.role, "content": m.content} for m in messages]

@@ -50,6 +50,7 @@ class ScriptedBackend(ModelBackend):
         self.contexts: list[list[ChatMessage]] = []
         self.prefixes: list[str] = []  # the prefix each stream was asked to continue
         self.drafts: list[str] = []  # the draft each stream was given
+        self.grammars: list[str] = []  # the grammar each stream was given (and ignored)
         self.accepted: list[int] = []  # how many pieces of each draft were kept
         self.tokens_emitted = 0
         self.closed_early = 0
@@ -78,13 +79,16 @@ class ScriptedBackend(ModelBackend):
         max_tokens: int = 256,
         prefix: str = "",
         draft: str = "",
+        grammar: str = "",
     ) -> AsyncIterator[str]:
         """Play the next output; with ``prefix``, the output (which the script writes whole)
         must begin with it, and only the rest is played. With ``draft``, the pieces the draft
-        shares with the output come at once after the first-token delay."""
+        shares with the output come at once after the first-token delay. ``grammar`` is
+        recorded and ignored: the script is what it is."""
         self.contexts.append(list(messages))
         self.prefixes.append(prefix)
         self.drafts.append(draft)
+        self.grammars.append(grammar)
         output = self._next_output(messages)
         if not output.startswith(prefix):
             raise ModelError(f"scripted output {output!r} does not continue {prefix!r}")

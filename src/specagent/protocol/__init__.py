@@ -29,8 +29,10 @@ text (taken as the answer). Anything else is a :class:`ParseError`, which the ag
 as a ``<protocol_error>`` so the model can try again.
 
 Layout: ``actions.py`` the dataclasses an output is read into, ``render.py`` events and actions
-to text, ``parse.py`` text to actions (also while streaming). Import from the package; only the
-training generator needs ``inputs.py``, which reads a rendered context's input tags back.
+to text, ``parse.py`` text to actions (also while streaming), ``grammar.py`` the output side as
+a GBNF grammar for constrained decoding (``SessionConfig.constrain_calls``). Import from the
+package; only the training generator needs ``inputs.py``, which reads a rendered context's
+input tags back.
 """
 
 from .actions import (
@@ -42,6 +44,7 @@ from .actions import (
     RemoveAction,
     ToolCallAction,
 )
+from .grammar import CallGrammar, call_grammar
 from .parse import THINK_INTERRUPTED, action_end, action_started, answer_start, parse_output
 from .render import (
     ChatMessage,
@@ -75,4 +78,6 @@ __all__ = [
     "render_interrupted",
     "THINK_INTERRUPTED",
     "shown_value",
+    "CallGrammar",
+    "call_grammar",
 ]
