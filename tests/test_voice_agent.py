@@ -27,6 +27,7 @@ from specagent.models import ScriptedBackend
 from specagent.protocol import ChatMessage
 from specagent.tools import Effect, Toolset, tool
 from specagent.voice import AudioStream, VoiceAgent, VoiceConfig, VoiceEngines, read_wav
+from specagent.voice.compute import EngineCosts
 from specagent.voice.events import (
     AgentSpoke,
     BargeIn,
@@ -122,7 +123,10 @@ def weather_agent(messages: Sequence[ChatMessage]) -> str:
     return "<pause/>"
 
 
-def test_transcription_drives_the_agent(engines: VoiceEngines, wavs: dict[str, Path]) -> None:
+@pytest.mark.parametrize("preempt", [False, True])
+def test_transcription_drives_the_agent(
+    engines: VoiceEngines, wavs: dict[str, Path], preempt: bool
+) -> None:
     clock = VirtualClock()
     backend = ScriptedBackend(clock, weather_agent)
     agent = VoiceAgent(
@@ -131,7 +135,11 @@ def test_transcription_drives_the_agent(engines: VoiceEngines, wavs: dict[str, P
         clock,
         Policy.ASYNC,
         engines,
+        config=VoiceConfig(preempt=preempt),
         latency=tool_latency(0),
+        # With a preemptive reply, charge Whisper a fixed time so that its pass is judged
+        # within the pause however busy the machine is.
+        costs=EngineCosts(asr_pass_s=0.3, tts_piece_s=0.05) if preempt else None,
     )
     stream = AudioStream(read_wav(wavs["weather"]))
     result = clock.run(agent.run(stream))
@@ -153,9 +161,18 @@ def test_transcription_drives_the_agent(engines: VoiceEngines, wavs: dict[str, P
     assert [(s.text, s.interrupted) for s in spoke] == [(turn.answer, False)]
     timing = result.timings()[0]
     assert timing.latency_s is not None and timing.latency_s > 0
-    assert (
-        timing.vad_end_t <= timing.final_heard_t <= timing.answer_started_t <= timing.first_audio_t
-    )
+    if not preempt:
+        assert (
+            timing.vad_end_t
+            <= timing.final_heard_t
+            <= timing.answer_started_t
+            <= timing.first_audio_t
+        )
+    else:  # the reply started on the words heard at the pause, before the VAD confirmed
+        # the end of the turn; it plays only after that.
+        assert result.preemption.confirmed == 1 and result.preemption.discarded == 0
+        assert timing.final_heard_t <= timing.vad_end_t <= timing.first_audio_t
+        assert timing.answer_started_t <= timing.first_audio_t
     # The reply track is silent until the first audio, then holds speech.
     rate = result.reply.rate
     first = round((timing.first_audio_t - result.stream_t0) * rate)

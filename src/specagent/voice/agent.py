@@ -10,6 +10,11 @@ One conversation, one task group, four peripherals around the agent's turns:
   generated (``AnswerDelta`` events through a :class:`SentenceSplitter`) and plays it;
 * the :class:`SubAgents` started by the ``start_task`` tool, reporting back by event.
 
+Preemptive reply: when the user pauses and the words so far look complete, a turn starts at
+once on a fork of the conversation, its answer synthesised but held; it becomes the turn and
+plays when the VAD confirms the end of the turn, and is thrown away if the user goes on (the
+rules, including why it never changes state on a guess, are in :mod:`.preempt`).
+
 Barge-in: when the VAD hears the user start speaking while the agent speaks or is writing its
 answer, playback stops with the audio chunk in flight, the generation is interrupted, the
 voice ledger records what the user actually heard (:class:`AgentSpoke`), and the model is
@@ -33,13 +38,8 @@ from ..agent.prompt import system_prompt
 from ..clock import Clock
 from ..errors import sole_error
 from ..events import (
-    AnswerCompleted,
-    AnswerDelta,
-    AnswerStarted,
     Brief,
     Event,
-    Interrupt,
-    ModelOutput,
     SessionEnded,
     UserSpeech,
 )
@@ -49,19 +49,26 @@ from ..models.base import ModelBackend
 from ..protocol import render_messages
 from ..tools import Toolset
 from .asr import WhisperAsr
-from .compute import Worker
+from .compute import EngineCosts, Worker
 from .events import (
     AgentSpoke,
     BargeIn,
     SubAgentReported,
+    TurnEndGuess,
+    VoiceEnded,
+    VoiceResumed,
     VoiceStarted,
 )
 from .listener import Listener, ListenerConfig
+from .preempt import Preemption, PreemptionStats, fork_conversation, gated_toolset
+from .preemptor import Preemptor
 from .results import VoiceResult
 from .speaker import Speaker
 from .stream import AudioInput, LiveSpeech
 from .subagents import SubAgents
 from .tts import PiperTts, SentenceSplitter
+from .turns import VoiceTurn
+from .turn_end import TurnEndConfig
 from .vad import EndpointConfig, SileroVad
 
 __all__ = ["VoiceAgent", "VoiceConfig", "VoiceEngines"]
@@ -76,6 +83,13 @@ class VoiceConfig:
     """Audio handed to the speaker at a time: barge-in silences the agent within one."""
     clause_words: int = 5
     """Speak a clause ending in , ; : once it has this many words (else whole sentences)."""
+    first_words: int | None = 4
+    """Cut an answer's first piece after this many words if no sentence or clause has ended
+    by then, so its audio starts before the sentence is written (None: never)."""
+    turn_end: TurnEndConfig = field(default_factory=TurnEndConfig)
+    """End-of-turn silence by how complete the words so far look."""
+    preempt: bool = True
+    """Start the reply when the words look complete, held until the end of turn is confirmed."""
     barge_in: bool = True
     tail_s: float = 120.0
     """After the input ends, time allowed to finish the turn, playback and sub-agents."""
@@ -96,20 +110,9 @@ class VoiceEngines:
         return cls(WhisperAsr(cpu_threads=asr_threads), PiperTts(), SileroVad())
 
 
-@dataclass
-class _Turn:
-    index: int
-    source: LiveSpeech
-    session: Session
-    task: asyncio.Task[SessionResult]
-    answer_id: int | None = None
-    answer_text: str = ""
-    splitter: SentenceSplitter = field(default_factory=SentenceSplitter)
-
-
 @dataclass(frozen=True)
-class _TurnDone:
-    turn: _Turn
+class VoiceTurnDone:
+    turn: VoiceTurn
 
 
 class _Wake:
@@ -132,7 +135,9 @@ class VoiceAgent:
         latency: LatencyFn | None = None,
         observer: Callable[[Event], None] | None = None,
         sub_backend: ModelBackend | None = None,
+        costs: EngineCosts | None = None,
     ) -> None:
+        """``costs``: modelled speech-engine compute on a virtual clock (default: measured)."""
         if not policy.accepts_live_speech:
             raise ValueError(
                 f"the {policy.value} policy needs to know in advance when the request ends; "
@@ -146,6 +151,7 @@ class VoiceAgent:
         self.session_config = session_config
         self.latency = latency
         self.observer = observer
+        self.costs = costs or EngineCosts()
         self.conversation = Ledger()
         self.ledger = Ledger()
         self.sub_agents: SubAgents | None = None
@@ -164,13 +170,15 @@ class VoiceAgent:
             tools.append(self.sub_agents.tool())
         self.toolset = Toolset(tools)
         self.prompt = system_prompt(self.toolset.schemas())
-        self._inputs: asyncio.Queue[Event | _TurnDone | _Wake] = asyncio.Queue()
-        self._turn: _Turn | None = None
+        self._inputs: asyncio.Queue[Event | VoiceTurnDone | _Wake] = asyncio.Queue()
+        self._turn: VoiceTurn | None = None
         self._turns: list[SessionResult] = []
         self._answer_ids = 0
         self._reports: list[SubAgentReported] = []
         self._input_ended = False
         self._ran = False
+        self._utterance = 0  # the latest utterance the VAD heard start
+        self.preemption = PreemptionStats()
 
     # -- recording ----------------------------------------------------------------------------
 
@@ -198,6 +206,7 @@ class VoiceAgent:
         self._record(note)
         if self._turn is None:
             self.conversation.append(SessionEnded(t=now, reason="note"))
+        self._preemptor.discard("the agent wrote a note into the conversation")
 
     # -- the conversation ---------------------------------------------------------------------
 
@@ -206,8 +215,8 @@ class VoiceAgent:
         if self._ran:
             raise RuntimeError("a VoiceAgent holds one conversation; make a new one")
         self._ran = True
-        asr_worker = Worker(self.clock, "asr")
-        tts_worker = Worker(self.clock, "tts")
+        asr_worker = Worker(self.clock, "asr", charge_s=self.costs.asr_pass_s)
+        tts_worker = Worker(self.clock, "tts", charge_s=self.costs.tts_piece_s)
         listener = Listener(
             self.clock,
             self.engines.vad,
@@ -219,6 +228,7 @@ class VoiceAgent:
                 partial_every_s=(
                     self.config.partial_every_s if self.policy.streams_partial_speech else 0.0
                 ),
+                turn_end=self.config.turn_end,
             ),
         )
         speaker = Speaker(
@@ -230,6 +240,7 @@ class VoiceAgent:
             on_idle=lambda: self._inputs.put_nowait(_Wake()),
         )
         self._listener, self._speaker = listener, speaker
+        self._preemptor = Preemptor(self.clock, speaker, listener, self._record, self.preemption)
         # Cache the system prompt before the user speaks, as a deployed agent would have it
         # (on a virtual clock this charges nothing; on the real clock it runs before t0).
         await self.backend.warm_up(render_messages([], self.prompt))
@@ -267,6 +278,7 @@ class VoiceAgent:
             sub_agent_ledgers=(
                 {k: t.ledger for k, t in self.sub_agents.tasks.items()} if self.sub_agents else {}
             ),
+            preemption=self.preemption,
         )
 
     async def _listen(self, listener: Listener, stream: AudioInput) -> None:
@@ -276,8 +288,9 @@ class VoiceAgent:
 
     def _shutdown(self, peripherals: list[asyncio.Task[None]]) -> None:
         """Cancel whatever still runs: the turn, sub-agents, speech in and out."""
-        if self._turn is not None:
-            self._turn.task.cancel()
+        for turn in (self._turn, self._preemptor.pending):
+            if turn is not None:
+                turn.task.cancel()
         if self.sub_agents is not None:
             self.sub_agents.cancel_all()
         for task in peripherals:
@@ -287,6 +300,7 @@ class VoiceAgent:
         return (
             self._input_ended
             and self._turn is None
+            and self._preemptor.pending is None
             and not self._speaker.busy
             and (self.sub_agents is None or self.sub_agents.running == 0)
             and not self._reports
@@ -315,11 +329,22 @@ class VoiceAgent:
             self._maybe_report()
         return "finished"
 
-    def _handle(self, item: Event | _TurnDone | _Wake) -> None:
-        if isinstance(item, _TurnDone):
-            self._end_turn(item.turn)
+    def _handle(self, item: Event | VoiceTurnDone | _Wake) -> None:
+        if isinstance(item, VoiceTurnDone):
+            if item.turn is not self._preemptor.pending:  # else: handled at confirmation
+                self._end_turn(item.turn)
         elif isinstance(item, VoiceStarted):
+            self._utterance = item.utterance
+            self._preemptor.discard("the user started a new utterance")
             self._on_voice(item)
+        elif isinstance(item, TurnEndGuess):
+            self._on_guess(item)
+        elif isinstance(item, VoiceResumed):
+            pending = self._preemptor.pending
+            if pending is not None and pending.utterance == item.utterance:
+                self._preemptor.discard("the user went on")
+        elif isinstance(item, VoiceEnded):
+            self._confirm(item)
         elif isinstance(item, UserSpeech):
             self._on_speech(item)
         elif isinstance(item, SubAgentReported):
@@ -333,37 +358,54 @@ class VoiceAgent:
         else:
             self._turn.source.put(speech)
 
-    def _start_turn(self, speech: list[UserSpeech]) -> None:
+    def _start_turn(self, speech: list[UserSpeech], preempt: Preemption | None = None) -> VoiceTurn:
+        """A session for the next user turn; a preemptive one runs on a fork of the
+        conversation (without the turn it may replace) and behind the tool gate."""
         source = LiveSpeech()
         for item in speech:
             source.put(item)
         index = len(self._turns) + 1
-        session = Session(
+        fork_at = len(self.conversation)
+        ledger, toolset = self.conversation, self.toolset
+        if preempt is not None:
+            if self._turn is not None:
+                fork_at = self._turn.fork_at
+            ledger = fork_conversation(self.conversation, fork_at)
+            toolset = gated_toolset(self.toolset, preempt.gate)
+        turn = VoiceTurn(
+            index,
+            source,
+            self._utterance,
+            fork_at,
+            SentenceSplitter(self.config.clause_words, self.config.first_words),
+            preempt=preempt,
+        )
+        turn.session = Session(
             self.backend,
-            self.toolset,
+            toolset,
             self.clock,
             self.policy,
-            ledger=self.conversation,
+            ledger=ledger,
             latency=self.latency,
-            observer=self._observe,
+            observer=lambda event: self._observe(turn, event),
             config=self.session_config,
             prompt=self.prompt,
         )
-        turn = _Turn(index, source, session, task=None)  # type: ignore[arg-type]
-        turn.splitter = SentenceSplitter(self.config.clause_words)
 
         async def play() -> SessionResult:
             try:
-                return await session.run(source)
+                return await turn.session.run(source)
             finally:
-                self._inputs.put_nowait(_TurnDone(turn))
+                self._inputs.put_nowait(VoiceTurnDone(turn))
 
         turn.task = self._group.create_task(play(), name=f"turn-{index}")
-        self._turn = turn
-        if self._input_ended:
-            source.close()
+        if preempt is None:
+            self._turn = turn
+            if self._input_ended:
+                source.close()
+        return turn
 
-    def _end_turn(self, turn: _Turn) -> None:
+    def _end_turn(self, turn: VoiceTurn) -> None:
         if turn is not self._turn:
             return
         self._turn = None
@@ -376,35 +418,48 @@ class VoiceAgent:
         if left:  # speech heard after the session stopped reading opens the next turn
             self._start_turn(left)
 
-    def _observe(self, event: Event) -> None:
-        """Every event of a turn's session: record it; stream its answer to the speaker."""
-        self._record(event)
-        turn = self._turn
+    def _observe(self, turn: VoiceTurn, event: Event) -> None:
+        """Every event of a turn's session: record it (a preemptive reply's once confirmed);
+        stream its answer to the speaker (held while the reply is preemptive)."""
+        if turn.preempt is not None:
+            turn.preempt.events.append(event)
+        else:
+            self._record(event)
+            if turn is self._turn:
+                self._preemptor.watch(turn, event)
+        turn.route_answer(event, self._speaker, self._new_answer_id)
+
+    def _new_answer_id(self) -> int:
+        self._answer_ids += 1
+        return self._answer_ids
+
+    # -- preemptive replies (rules in .preempt, their life in .preemptor) --------------------
+
+    def _on_guess(self, guess: TurnEndGuess) -> None:
+        """The user paused after words that may end the turn: start the reply now?"""
+        preemptor = self._preemptor
+        if self.config.preempt and preemptor.may_start(guess, self._utterance, self._turn):
+            preempt = preemptor.preemption(guess)
+            speech = UserSpeech(t=preempt.started_t, text=guess.text, final=True)
+            preemptor.started(self._start_turn([speech], preempt))
+
+    def _confirm(self, ended: VoiceEnded) -> None:
+        """The VAD ended the turn: a preemptive reply for it becomes the turn and plays."""
+        turn = self._preemptor.confirm(ended.utterance)
         if turn is None:
             return
-        if isinstance(event, AnswerStarted):
-            self._answer_ids += 1
-            turn.answer_id, turn.answer_text = self._answer_ids, ""
-            turn.splitter.clear()
-        elif isinstance(event, AnswerDelta) and turn.answer_id is not None:
-            turn.answer_text += event.text
-            for piece in turn.splitter.push(event.text):
-                self._speaker.say(turn.answer_id, piece)
-        elif isinstance(event, AnswerCompleted) and turn.answer_id is not None:
-            if not turn.answer_text:  # an answer seen only once complete (untagged)
-                for piece in turn.splitter.push(event.text):
-                    self._speaker.say(turn.answer_id, piece)
-            rest = turn.splitter.flush()
-            if rest:
-                self._speaker.say(turn.answer_id, rest)
-            self._speaker.end_answer(turn.answer_id)
-            turn.answer_id = None
-        elif (
-            isinstance(event, Interrupt) or (isinstance(event, ModelOutput) and event.interrupted)
-        ) and turn.answer_id is not None:
-            turn.splitter.clear()
-            self._speaker.end_answer(turn.answer_id)
-            turn.answer_id = None
+        replaced = self._turn
+        if replaced is not None:  # a streaming turn that only read partial words
+            replaced.task.cancel()
+            replaced.source.leftovers()
+        self.conversation = turn.session.ledger
+        if self.sub_agents is not None:
+            self.sub_agents.parent = self.conversation
+        self._turn = turn
+        if self._input_ended:
+            turn.source.close()
+        if turn.task.done():  # it ended before the confirmation came
+            self._end_turn(turn)
 
     # -- barge-in -----------------------------------------------------------------------------
 
@@ -439,7 +494,9 @@ class VoiceAgent:
 
     def _maybe_report(self) -> None:
         """Speak waiting reports when nobody is talking and no turn is under way."""
-        if not self._reports or self._turn is not None or self._listener.hearing_user:
+        if not self._reports or self._turn is not None or self._preemptor.pending is not None:
+            return
+        if self._listener.hearing_user:
             return
         if self._speaker.busy:
             return

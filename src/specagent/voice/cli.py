@@ -35,6 +35,11 @@ from .errors import VoiceError
 from .events import (
     AgentSpoke,
     BargeIn,
+    PreemptiveConfirmed,
+    PreemptiveDiscarded,
+    PreemptiveStarted,
+    TurnEndGuess,
+    VoiceResumed,
     SpeechOut,
     SubAgentCancelled,
     SubAgentReported,
@@ -43,6 +48,7 @@ from .events import (
     VoiceStarted,
 )
 from .stream import AudioInput, AudioStream
+from .turn_end import TurnEndConfig
 from .vad import EndpointConfig
 
 __all__ = ["app", "describe_voice"]
@@ -57,6 +63,18 @@ def describe_voice(event: Event) -> tuple[str, str] | None:
         return ("voice", f"user starts speaking (speech from {event.speech_t:.2f}s)")
     if isinstance(event, VoiceEnded):
         return ("voice", f"end of turn (last speech {event.speech_t:.2f}s)")
+    if isinstance(event, TurnEndGuess):
+        looks = "complete" if event.complete else f"unfinished ({event.reason})"
+        until = "" if event.end_silence_s is None else f"; turn ends after {event.end_silence_s}s"
+        return ("voice", f"pause: {event.text!r} looks {looks}{until}")
+    if isinstance(event, VoiceResumed):
+        return ("voice", "user goes on after the pause")
+    if isinstance(event, PreemptiveStarted):
+        return ("voice", f"preemptive reply started on {event.text!r} (held)")
+    if isinstance(event, PreemptiveConfirmed):
+        return ("voice", f"end of turn confirmed: preemptive reply plays ({event.waited_s:.2f}s)")
+    if isinstance(event, PreemptiveDiscarded):
+        return ("voice", f"preemptive reply discarded: {event.reason}")
     if isinstance(event, BargeIn):
         return ("voice", "BARGE-IN: user speaks over the agent")
     if isinstance(event, SpeechOut):
@@ -103,10 +121,14 @@ def summary(result: VoiceResult) -> dict[str, Any]:
         "asr": {
             "passes": result.listener.passes,
             "seconds": round(result.listener.asr_s, 3),
+            "passes_by_kind": result.listener.passes_by_kind,
+            "seconds_by_kind": {k: round(v, 3) for k, v in result.listener.asr_s_by_kind.items()},
             "vad_windows": result.listener.windows,
             "vad_s": round(result.listener.vad_s, 3),
         },
         "tts_seconds": [round(s, 3) for s in result.synth_s],
+        **result.summary_counts(),
+        "preemption": result.preemption.to_json(),
     }
 
 
@@ -137,8 +159,23 @@ def voice(
         typer.Option("--barge-in-at", help="SECONDS WAV: speak this over the agent then."),
     ] = None,
     end_silence: Annotated[
-        float, typer.Option(help="Silence (s) that ends the user's turn.")
+        float, typer.Option(help="Silence (s) that ends the user's turn (--fixed-end).")
     ] = 0.5,
+    complete_silence: Annotated[
+        float, typer.Option(help="Silence (s) that ends a turn whose words look complete.")
+    ] = 0.3,
+    incomplete_silence: Annotated[
+        float, typer.Option(help="Silence (s) that ends a turn whose words look unfinished.")
+    ] = 1.0,
+    fixed_end: Annotated[
+        bool, typer.Option(help="End every turn after --end-silence, whatever the words.")
+    ] = False,
+    preempt: Annotated[
+        bool, typer.Option(help="Start the reply when the words look complete (held).")
+    ] = True,
+    first_words: Annotated[
+        int, typer.Option(help="Words in the first spoken piece (0: a whole sentence).")
+    ] = 4,
     partial_every: Annotated[
         float, typer.Option(help="Partial re-transcription period (s).")
     ] = 1.0,
@@ -200,6 +237,13 @@ def voice(
             partial_every_s=partial_every,
             playback_chunk_s=chunk,
             sub_agents=sub_agents,
+            first_words=first_words or None,
+            turn_end=TurnEndConfig(
+                complete_silence_s=complete_silence,
+                incomplete_silence_s=incomplete_silence,
+                adaptive=not fixed_end,
+            ),
+            preempt=preempt,
         )
         the_clock = _clock(clock)
         from ..models.loader import load_backend
@@ -208,8 +252,8 @@ def voice(
         with err.status("loading speech models …"):
             engines = VoiceEngines.load()
         out_console = Console()
-        observer = None if as_json else TimelinePrinter(
-            out_console, describe=describe_voice, lane_width=7
+        observer = (
+            None if as_json else TimelinePrinter(out_console, describe=describe_voice, lane_width=7)
         )
 
         async def main() -> VoiceResult:
@@ -217,8 +261,12 @@ def voice(
             try:
                 async with open_toolset(base, mcp_options, the_clock) as tools:
                     tracer = session_tracer(
-                        session_id=None, toolset=tools, policy=pol, backend=backend,
-                        clock=the_clock, attributes={"specagent.voice": True},
+                        session_id=None,
+                        toolset=tools,
+                        policy=pol,
+                        backend=backend,
+                        clock=the_clock,
+                        attributes={"specagent.voice": True},
                     )
                     agent = VoiceAgent(
                         backend,
@@ -258,12 +306,18 @@ def voice(
         sys.stdout.write("\n")
         return
     for reply in record["replies"]:
-        lat = reply["latency_s"]
+        lat, gap = reply["latency_s"], reply["first_audio_latency_s"]
         out_console.print(
             f"[bold]{reply['label']}[/bold]: end of speech → first reply audio "
-            f"{'-' if lat is None else f'{lat:.2f}s'} ({clock} clock; VAD end "
+            f"{'-' if lat is None else f'{lat:.2f}s'} (from the VAD's end of speech "
+            f"{'-' if gap is None else f'{gap:.2f}s'}; {clock} clock; VAD end "
             f"+{reply['vad_end_after_s']}s, final heard +{reply['final_heard_after_s']}s, "
             f"answer starts +{reply['answer_started_after_s']}s)"
         )
+    out_console.print(
+        f"preemptive replies: {record['preemptive_started']} started, "
+        f"{record['preemptive_confirmed']} played, {record['preemptive_discarded']} discarded; "
+        f"false starts: {record['false_starts']}"
+    )
     if out is not None:
         out_console.print(f"reply audio written to {out}")

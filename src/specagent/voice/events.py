@@ -15,11 +15,16 @@ from ..events import Event
 __all__ = [
     "AgentSpoke",
     "BargeIn",
+    "PreemptiveConfirmed",
+    "PreemptiveDiscarded",
+    "PreemptiveStarted",
     "SpeechOut",
     "SubAgentCancelled",
     "SubAgentReported",
     "SubAgentStarted",
+    "TurnEndGuess",
     "VoiceEnded",
+    "VoiceResumed",
     "VoiceStarted",
 ]
 
@@ -38,6 +43,57 @@ class VoiceEnded(Event):
 
     utterance: int
     speech_t: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoiceResumed(Event):
+    """The user spoke again after a pause (``tentative_silence_s``) of the same utterance:
+    whatever was started on the guess that the turn had ended is now stale."""
+
+    utterance: int
+    pause: int
+    """The pause that just ended (the listener numbers the pauses of an utterance)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnEndGuess(Event):
+    """The user has paused; the words so far (``text``, the whole utterance) were
+    transcribed and judged (:func:`~specagent.voice.turn_end.judge_turn_end`)."""
+
+    utterance: int
+    pause: int
+    text: str
+    complete: bool
+    reason: str
+    end_silence_s: float | None
+    """The silence after which this pause now ends the turn (None: unchanged)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreemptiveStarted(Event):
+    """A reply started, held unplayed, on the guess that the utterance had ended."""
+
+    utterance: int
+    pause: int
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreemptiveConfirmed(Event):
+    """The end of turn was confirmed: the preemptive reply is the turn; its audio may play
+    and its state-changing calls may run."""
+
+    utterance: int
+    waited_s: float
+    """How long after it started the confirmation came."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreemptiveDiscarded(Event):
+    """The preemptive reply was thrown away unheard, with everything it started."""
+
+    utterance: int
+    reason: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,9 +7,14 @@ Recognition runs on its own worker, one job at a time, in order:
   re-transcribed; words two successive passes agree on are passed on as a partial update;
 * when the user pauses (``tentative_silence_s``), the utterance is transcribed at once, in
   case the pause is the end of the turn: the result is ready, or nearly, when the VAD ends the
-  turn (``end_silence_s``), so recognition hides inside the silence the VAD must wait anyway;
+  turn, so recognition hides inside the silence the VAD must wait anyway. The words are
+  judged (:mod:`.turn_end`): the pause then ends the turn after a short silence if they look
+  complete, a long one if not, and a :class:`TurnEndGuess` tells the agent, which may start
+  a preemptive reply; :class:`VoiceResumed` tells it the guess is stale;
 * when the turn ends, the final update carries the words not yet passed on (from the
-  tentative pass if the user did not resume since, else from a fresh pass).
+  tentative pass if the user did not resume since, else from a fresh pass). No final update
+  is sent for words the agent has claimed (:meth:`Listener.claim`: its preemptive reply
+  already answers those very words, from the pause in which the turn ended).
 
 Frames keep arriving and the VAD keeps listening while recognition computes, so the user
 starting to speak (the barge-in signal) is noticed within one window whatever else runs.
@@ -30,8 +35,9 @@ from ..events import Event, UserSpeech
 from .asr import WhisperAsr, agreed_words, same_word
 from .audio import ASR_RATE
 from .compute import Worker
-from .events import VoiceEnded, VoiceStarted
+from .events import TurnEndGuess, VoiceEnded, VoiceResumed, VoiceStarted
 from .stream import Frame
+from .turn_end import TurnEndConfig, judge_turn_end
 from .vad import WINDOW, EndpointConfig, Endpointer, SileroVad, VadChange
 
 __all__ = ["Listener", "ListenerConfig", "ListenerStats"]
@@ -46,6 +52,8 @@ class ListenerConfig:
     """Shortest utterance worth a partial pass (Whisper invents words on a fragment)."""
     preroll_s: float = 0.25
     """Audio kept from before the VAD's start signal (the onset it needed to be sure)."""
+    turn_end: TurnEndConfig = field(default_factory=TurnEndConfig)
+    """End-of-turn silence by how complete the words look (``adaptive=False``: fixed)."""
 
 
 @dataclass
@@ -55,6 +63,11 @@ class ListenerStats:
     passes: int = 0
     asr_s: float = 0.0
     revised_finals: int = 0  # finals that disagreed with words already passed on
+    passes_by_kind: dict[str, int] = field(default_factory=dict)  # partial|tentative|final
+    asr_s_by_kind: dict[str, float] = field(default_factory=dict)
+    guesses: int = 0  # tentative passes judged while the user was still paused
+    complete_guesses: int = 0
+    claimed_finals: int = 0  # finals not sent: the agent's preemptive reply had the words
 
 
 @dataclass
@@ -64,6 +77,8 @@ class _Utterance:
     committed: list[str] = field(default_factory=list)
     previous: list[str] = field(default_factory=list)
     last_partial_at: int = 0  # samples when the last partial pass was queued
+    partial_done_at: int = 0  # samples the last finished partial pass covered
+    tentative_by_partial: int | None = None  # the pause a partial pass in flight stands for
     pause: int = 0  # bumped at every pause and resume: a tentative pass is for one pause
     tentative: tuple[int, str] | None = None  # (pause, text)
     ended: bool = False
@@ -108,6 +123,17 @@ class Listener:
         self._job_added = asyncio.Event()
         self._utterance: _Utterance | None = None
         self._count = 0
+        self._claims: dict[int, tuple[int, str]] = {}
+
+    def claim(self, utterance: int, pause: int, text: str) -> None:
+        """The agent answers ``text`` as utterance ``utterance``'s words (a preemptive reply
+        started in pause ``pause``): if the utterance ends in that pause with those words,
+        its final update is not sent (the agent's reply already has them)."""
+        self._claims[utterance] = (pause, text)
+
+    def unclaim(self, utterance: int) -> None:
+        """The preemptive reply was discarded: the final update goes out as usual."""
+        self._claims.pop(utterance, None)
 
     @property
     def hearing_user(self) -> bool:
@@ -158,17 +184,26 @@ class Listener:
                 continue
             elif signal.change is VadChange.PAUSED:
                 utterance.pause += 1
-                self._queue(
-                    _Job("tentative", utterance, utterance.samples(), pause=utterance.pause)
-                )
+                self._pause(utterance, end_t - signal.at_s)
             elif signal.change is VadChange.RESUMED:
+                self._emit(
+                    VoiceResumed(
+                        t=self._clock.now(), utterance=utterance.index, pause=utterance.pause
+                    )
+                )
                 utterance.pause += 1
             elif signal.change is VadChange.ENDED:
                 self._end_utterance(self._clock.now(), signal.at_s)
                 return
         utterance = self._utterance
         every = self.config.partial_every_s
-        if utterance is not None and every > 0 and self._endpointer.speaking:
+        # No partial pass during a pause: the tentative pass already covers those words.
+        if (
+            utterance is not None
+            and every > 0
+            and self._endpointer.speaking
+            and not (self._endpointer.paused)
+        ):
             length = utterance.length
             if (
                 length >= self.config.min_partial_s * ASR_RATE
@@ -176,6 +211,26 @@ class Listener:
             ):
                 utterance.last_partial_at = length
                 self._queue(_Job("partial", utterance, utterance.samples()))
+
+    def _pause(self, utterance: _Utterance, silence_s: float) -> None:
+        """The user paused: transcribe the words so far, unless the last partial pass
+        already covers all of the speech (then its words stand for the tentative pass).
+
+        With the adaptive end of turn, the pause cannot end the turn before its words are
+        judged (up to the long silence): ending it sooner would not hear the words sooner,
+        since the final update needs that same pass."""
+        if self.config.turn_end.adaptive:
+            self._endpointer.end_after(self.config.turn_end.incomplete_silence_s)
+        speech_end = utterance.length - round(silence_s * ASR_RATE)
+        if utterance.last_partial_at >= speech_end:
+            if utterance.partial_done_at == utterance.last_partial_at:  # it has finished
+                text = " ".join(utterance.previous)
+                utterance.tentative = (utterance.pause, text)
+                self._judge(utterance, utterance.pause, text)
+            else:
+                utterance.tentative_by_partial = utterance.pause
+            return
+        self._queue(_Job("tentative", utterance, utterance.samples(), pause=utterance.pause))
 
     def _end_utterance(self, now: float, speech_t: float) -> None:
         utterance = self._utterance
@@ -195,10 +250,13 @@ class Listener:
             await self._job_added.wait()
         return self._jobs.popleft()
 
-    async def _transcribe(self, samples: np.ndarray) -> list[str]:
+    async def _transcribe(self, samples: np.ndarray, kind: str) -> list[str]:
         text, seconds = await self._worker.run(self._asr.transcribe, samples)
-        self.stats.passes += 1
-        self.stats.asr_s += seconds
+        stats = self.stats
+        stats.passes += 1
+        stats.asr_s += seconds
+        stats.passes_by_kind[kind] = stats.passes_by_kind.get(kind, 0) + 1
+        stats.asr_s_by_kind[kind] = stats.asr_s_by_kind.get(kind, 0.0) + seconds
         return text.split()
 
     async def _recognise(self) -> None:
@@ -211,9 +269,16 @@ class Listener:
                 if utterance.ended or self._newer_job_for(utterance):
                     continue
                 assert job.samples is not None
-                words = await self._transcribe(job.samples)
+                words = await self._transcribe(job.samples, "partial")
                 agreed = agreed_words(utterance.previous, words)
                 utterance.previous = words
+                utterance.partial_done_at = len(job.samples)
+                pause = utterance.tentative_by_partial
+                if pause is not None and len(job.samples) == utterance.last_partial_at:
+                    utterance.tentative_by_partial = None
+                    utterance.tentative = (pause, " ".join(words))
+                    if pause == utterance.pause and not utterance.ended:
+                        self._judge(utterance, pause, " ".join(words))
                 done = utterance.committed
                 # Once the turn has ended the final update carries every word not yet passed on.
                 if not utterance.ended and len(agreed) > len(done) and _matches(agreed, done):
@@ -224,19 +289,48 @@ class Listener:
                 assert job.samples is not None
                 if job.pause != utterance.pause:  # the user resumed since
                     continue
-                text = " ".join(await self._transcribe(job.samples))
+                text = " ".join(await self._transcribe(job.samples, "tentative"))
                 utterance.tentative = (job.pause, text)
+                if job.pause == utterance.pause and not utterance.ended:
+                    self._judge(utterance, job.pause, text)
             else:
                 tentative = utterance.tentative
                 if tentative is not None and tentative[0] == utterance.pause:
                     words = tentative[1].split()
                 else:
-                    words = await self._transcribe(utterance.samples())
+                    words = await self._transcribe(utterance.samples(), "final")
+                claim = self._claims.pop(utterance.index, None)
+                if claim is not None and claim == (utterance.pause, " ".join(words)):
+                    self.stats.claimed_finals += 1
+                    continue
                 done = utterance.committed
                 if not _matches(words, done):
                     self.stats.revised_finals += 1
                 rest = words[len(done) :]
                 self._emit(UserSpeech(t=self._clock.now(), text=" ".join(rest), final=True))
+
+    def _judge(self, utterance: _Utterance, pause: int, text: str) -> None:
+        """The user is still paused after ``text``: judge it, set how long this pause may
+        last before the turn ends, and tell the agent."""
+        judgement = judge_turn_end(text)
+        config = self.config.turn_end
+        end_s = None
+        if config.adaptive and self._endpointer.paused:
+            end_s = config.silence_for(judgement.complete)
+            self._endpointer.end_after(end_s)
+        self.stats.guesses += 1
+        self.stats.complete_guesses += judgement.complete
+        self._emit(
+            TurnEndGuess(
+                t=self._clock.now(),
+                utterance=utterance.index,
+                pause=pause,
+                text=text,
+                complete=judgement.complete,
+                reason=judgement.reason,
+                end_silence_s=end_s,
+            )
+        )
 
     def _newer_job_for(self, utterance: _Utterance) -> bool:
         return any(job is not None and job.utterance is utterance for job in self._jobs)

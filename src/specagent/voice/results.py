@@ -9,7 +9,7 @@ conversation loop.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..agent import SessionResult
 from ..events import AnswerStarted, Event, UserSpeech
@@ -17,6 +17,7 @@ from ..ledger import Ledger
 from .audio import Audio
 from .events import AgentSpoke, SpeechOut, VoiceEnded
 from .listener import ListenerStats
+from .preempt import PreemptionStats
 from .stream import Segment
 
 __all__ = ["ReplyTiming", "VoiceResult"]
@@ -26,12 +27,16 @@ __all__ = ["ReplyTiming", "VoiceResult"]
 class ReplyTiming:
     """One user utterance and the agent's reply to it (clock seconds; None: did not happen).
 
-    ``latency_s`` is the figure the voice layer reports: from the end of the user's speech
-    (ground truth from the audio) to the first audio of the reply.
+    ``latency_s``: from the end of the user's speech (ground truth from the waveform's
+    energy) to the first audio of the reply. ``first_audio_latency_s``: from the acoustic end
+    of speech as the VAD placed it (the end of its last speech window, known only once the
+    turn has ended) to the first audio: what a deployed agent can measure on live audio.
     """
 
     label: str
     speech_end_t: float
+    vad_speech_end_t: float | None
+    """Where the VAD put the end of the user's speech (the turn's last speech window)."""
     vad_end_t: float | None
     final_heard_t: float | None
     answer_started_t: float | None
@@ -41,13 +46,22 @@ class ReplyTiming:
     def latency_s(self) -> float | None:
         return None if self.first_audio_t is None else self.first_audio_t - self.speech_end_t
 
+    @property
+    def first_audio_latency_s(self) -> float | None:
+        if self.first_audio_t is None or self.vad_speech_end_t is None:
+            return None
+        return self.first_audio_t - self.vad_speech_end_t
+
     def to_json(self) -> dict[str, object]:
         def rel(t: float | None) -> float | None:
             return None if t is None else round(t - self.speech_end_t, 4)
 
+        gap = self.first_audio_latency_s
         return {
             "label": self.label,
             "speech_end_t": round(self.speech_end_t, 4),
+            "first_audio_latency_s": None if gap is None else round(gap, 4),
+            "vad_speech_end_after_s": rel(self.vad_speech_end_t),
             "vad_end_after_s": rel(self.vad_end_t),
             "final_heard_after_s": rel(self.final_heard_t),
             "answer_started_after_s": rel(self.answer_started_t),
@@ -71,6 +85,7 @@ class VoiceResult:
     listener: ListenerStats
     synth_s: list[float]
     sub_agent_ledgers: dict[int, Ledger]
+    preemption: PreemptionStats = field(default_factory=PreemptionStats)
 
     def timings(self) -> list[ReplyTiming]:
         """Per utterance (ground truth from the stream): when each reply step happened."""
@@ -85,10 +100,12 @@ class VoiceResult:
                 else float("inf")
             )
             window = [e for e in events if end_t <= e.t < limit]
+            ended = next((e for e in window if isinstance(e, VoiceEnded)), None)
             out.append(
                 ReplyTiming(
                     label=seg.label,
                     speech_end_t=end_t,
+                    vad_speech_end_t=None if ended is None else ended.speech_t,
                     vad_end_t=_first(window, VoiceEnded),
                     final_heard_t=_first(
                         [e for e in window if isinstance(e, UserSpeech) and e.final], UserSpeech
@@ -101,6 +118,29 @@ class VoiceResult:
 
     def spoken(self) -> list[AgentSpoke]:
         return [e for e in self.ledger if isinstance(e, AgentSpoke)]
+
+    def false_starts(self) -> list[SpeechOut]:
+        """Answers whose first audio began while the user was in the middle of an
+        utterance (ground truth from the waveform): the agent spoke before the user had
+        finished. A user speaking over an answer already playing is a barge-in, not this."""
+        firsts: dict[int, SpeechOut] = {}
+        for event in self.ledger:
+            if isinstance(event, SpeechOut):
+                firsts.setdefault(event.answer_id, event)
+        spans = [
+            (self.stream_t0 + s.speech_start_s, self.stream_t0 + s.speech_end_s)
+            for s in self.segments
+        ]
+        return [e for e in firsts.values() if any(a < e.t < b for a, b in spans)]
+
+    def summary_counts(self) -> dict[str, int]:
+        """Preemptive replies started / confirmed / discarded, and false starts."""
+        return {
+            "preemptive_started": self.preemption.started,
+            "preemptive_confirmed": self.preemption.confirmed,
+            "preemptive_discarded": self.preemption.discarded,
+            "false_starts": len(self.false_starts()),
+        }
 
 
 def _first(events: list[Event], kind: type[Event]) -> float | None:

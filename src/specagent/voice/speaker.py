@@ -6,7 +6,9 @@ audio on the TTS worker (while the previous piece plays). The playback loop hand
 "device" one chunk (``chunk_s``) at a time on the clock: a chunk handed over plays to its end,
 so :meth:`Speaker.stop` silences the agent at the end of the chunk in flight, never later.
 Every chunk played is kept with its start time, so the reply track can be written on the
-conversation's timeline. An answer's pieces played in full are what the user heard; a piece
+conversation's timeline. An answer can be *held* (:meth:`Speaker.hold`): its pieces are
+synthesised as they come but not played until :meth:`Speaker.release`, or thrown away
+unheard by :meth:`Speaker.drop` (a preemptive reply whose turn did not end). An answer's pieces played in full are what the user heard; a piece
 cut short counts the share of its words that the played share of its samples covers.
 """
 
@@ -72,6 +74,9 @@ class Speaker:
         self._outstanding = 0
         self._answers: dict[int, _Answer] = {}
         self._playing: _Playing | None = None
+        self._held: set[int] = set()
+        self._dropped: set[int] = set()
+        self._unheld = asyncio.Event()
         self.track: list[tuple[float, np.ndarray]] = []
         self.synth_s: list[float] = []
 
@@ -87,6 +92,26 @@ class Speaker:
     @property
     def playing(self) -> bool:
         return self._playing is not None
+
+    def hold(self, answer_id: int) -> None:
+        """Synthesise this answer's pieces as they come, but play none before release."""
+        self._held.add(answer_id)
+
+    def release(self, answer_id: int) -> None:
+        """Play the held answer now (from its first piece, in order)."""
+        self._held.discard(answer_id)
+        self._unheld.set()
+
+    def drop(self, answer_id: int) -> None:
+        """Throw a held (or queued) answer away unheard: nothing of it plays, no
+        ``AgentSpoke`` is recorded for it."""
+        self._held.discard(answer_id)
+        self._dropped.add(answer_id)
+        self._answers.pop(answer_id, None)
+        self._unheld.set()
+
+    def held(self, answer_id: int) -> bool:
+        return answer_id in self._held
 
     def say(self, answer_id: int, text: str) -> None:
         self._answers.setdefault(answer_id, _Answer())
@@ -107,6 +132,7 @@ class Speaker:
         Returns (and records) what the user heard of the answer being spoken, if any.
         """
         self._epoch += 1
+        self._unheld.set()  # a playback loop waiting on a held answer sees the new epoch
         cut: set[int] = set()
         for queue in (self._texts, self._audio):
             while not queue.empty():
@@ -152,14 +178,14 @@ class Speaker:
     async def _synthesise(self) -> None:
         while True:
             epoch, answer_id, text = await self._texts.get()
-            if epoch != self._epoch:
+            if epoch != self._epoch or answer_id in self._dropped:
                 self._done_one()
                 continue
             audio = None
             if text is not _END:
                 audio, seconds = await self._worker.run(self._tts.synthesize, text)
                 self.synth_s.append(seconds)
-                if epoch != self._epoch:
+                if epoch != self._epoch or answer_id in self._dropped:
                     self._done_one()
                     continue
             self._audio.put_nowait((epoch, answer_id, text, audio))
@@ -168,7 +194,10 @@ class Speaker:
         while True:
             epoch, answer_id, text, audio = await self._audio.get()
             try:
-                if epoch != self._epoch:
+                while answer_id in self._held and epoch == self._epoch:
+                    self._unheld.clear()
+                    await self._unheld.wait()
+                if epoch != self._epoch or answer_id in self._dropped:
                     continue
                 if audio is None:
                     answer = self._answers.pop(answer_id, _Answer())

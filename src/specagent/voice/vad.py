@@ -9,7 +9,8 @@ probabilities as faster-whisper's whole-file pass.
 user started speaking (after ``min_speech_s`` of speech, so a click is not a barge-in), the
 user paused (``tentative_silence_s`` of silence: recognition of the utterance so far can
 start while the agent still waits), the user resumed, and the user's turn ended
-(``end_silence_s`` of silence). Thresholds with hysteresis, as Silero's own defaults.
+(``end_silence_s`` of silence, or the silence :meth:`Endpointer.end_after` set for this pause
+once the words so far were judged complete or not). Thresholds with hysteresis, as Silero's own defaults.
 """
 
 from __future__ import annotations
@@ -109,6 +110,22 @@ class Endpointer:
         self._silence_run = 0
         self._paused = False
         self._last_speech_end = 0.0
+        self._end_silence: float | None = None
+
+    @property
+    def paused(self) -> bool:
+        """The user is speaking but has been silent for at least ``tentative_silence_s``."""
+        return self.speaking and self._paused
+
+    def end_after(self, seconds: float) -> None:
+        """End the turn after ``seconds`` of silence in the current pause (instead of
+        ``end_silence_s``); forgotten when the user resumes. Called once the words so far
+        have been judged (see :mod:`specagent.voice.turn_end`); if the silence is already
+        that long, the next window ends the turn."""
+        if seconds <= 0:
+            raise ValueError("the end-of-turn silence must be positive")
+        if self.paused:
+            self._end_silence = seconds
 
     def feed(self, probability: float, end_s: float) -> list[VadSignal]:
         cfg, w = self.config, self._window_s
@@ -132,16 +149,19 @@ class Endpointer:
                 out.append(VadSignal(VadChange.RESUMED, end_s - w))
             self._silence_run = 0
             self._paused = False
+            self._end_silence = None
             self._last_speech_end = end_s
             return out
         silence = self._silence_run * w
         if not self._paused and silence >= cfg.tentative_silence_s - 1e-9:
             self._paused = True
             out.append(VadSignal(VadChange.PAUSED, self._last_speech_end))
-        if silence >= cfg.end_silence_s - 1e-9:
+        end = cfg.end_silence_s if self._end_silence is None else self._end_silence
+        if silence >= end - 1e-9:
             self.speaking = False
             self._speech_run = 0
             self._silence_run = 0
             self._paused = False
+            self._end_silence = None
             out.append(VadSignal(VadChange.ENDED, self._last_speech_end))
         return out
