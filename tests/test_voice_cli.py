@@ -65,6 +65,17 @@ def test_voice_command_plays_a_wav_and_writes_the_reply(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     record = json.loads(result.output[result.output.index("{") :])
     assert [r["label"] for r in record["replies"]] == ["request", "barge-in"]
+    # Counted from the acoustic end of speech the VAD found, and checked against the audio.
+    assert record["false_starts"] == 0
+    started = record["preemptive_started"]
+    assert started == record["preemptive_confirmed"] + record["preemptive_discarded"]
+    for r in record["replies"]:
+        if r["first_audio_after_s"] is not None:
+            gap = r["first_audio_latency_s"]
+            assert gap is not None and gap > 0
+            assert gap == pytest.approx(
+                r["first_audio_after_s"] - r["vad_speech_end_after_s"], abs=1e-3
+            )
     assert record["turns"] and record["asr"]["passes"] >= 1
     reply = read_wav(out)  # the agent's track on the conversation's timeline
     assert reply.rate == 22050 and reply.duration_s >= 30.0

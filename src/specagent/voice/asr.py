@@ -23,8 +23,22 @@ __all__ = ["WhisperAsr", "agreed_words", "same_word"]
 class WhisperAsr:
     """Transcribes 16 kHz mono float32 audio; blocking (run it through a Worker)."""
 
-    def __init__(self, model_dir: Path | None = None, *, cpu_threads: int = 2) -> None:
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        *,
+        cpu_threads: int = 2,
+        beam_size: int = 1,
+        prompt: str | None = None,
+    ) -> None:
+        """``beam_size``: Whisper's beam (1: greedy). ``prompt``: words to expect (e.g. the
+        tools' and places' names), given to Whisper as the text before the audio. A
+        multilingual model (Whisper base) is held to English."""
         offline()
+        if beam_size < 1:
+            raise ValueError("beam_size must be at least 1")
+        self.beam_size = beam_size
+        self.prompt = prompt
         WhisperModel = require(
             "faster_whisper", extra="voice", feature="speech recognition"
         ).WhisperModel
@@ -40,8 +54,9 @@ class WhisperAsr:
         segments, _ = self._model.transcribe(
             samples.astype(np.float32),
             language="en",
-            beam_size=1,
+            beam_size=self.beam_size,
             best_of=1,
+            initial_prompt=self.prompt,
             temperature=0.0,
             without_timestamps=True,
             condition_on_previous_text=False,
