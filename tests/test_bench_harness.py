@@ -211,9 +211,9 @@ def test_an_interrupted_benchmark_resumes_without_rerunning(
     class Refuses(ScriptedBackend):
         calls = 0
 
-        def stream(self, messages, *, max_tokens=256):
+        def stream(self, request):
             Refuses.calls += 1
-            return super().stream(messages, max_tokens=max_tokens)
+            return super().stream(request)
 
     worker = Worker(settings, backend=Refuses(VirtualClock(), _respond))
     seen = []

@@ -26,7 +26,7 @@ from specagent.envs.assistant import (
     tool_latency,
 )
 from specagent.events import ModelOutput
-from specagent.models.base import ChatMessage
+from specagent.models.base import ChatMessage, GenerationRequest
 from specagent.models.llamacpp import LlamaCppBackend
 from specagent.protocol import ParseError, ToolCallAction, call_grammar, parse_output
 from specagent.speech import simulate_speech
@@ -69,7 +69,9 @@ def _write(backend: LlamaCppBackend, messages: list[ChatMessage], **options: str
     backend.rebind(clock)
 
     async def main() -> str:
-        async with contextlib.aclosing(backend.stream(messages, max_tokens=80, **options)) as s:
+        async with contextlib.aclosing(
+            backend.stream(GenerationRequest.of(messages, max_tokens=80, **options))
+        ) as s:
             return "".join([piece async for piece in s])
 
     return clock.run(main())

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
 from specagent.agent import Policy, session_for
 from specagent.clock import VirtualClock
 from specagent.models import ScriptedBackend
-from specagent.models.base import ModelBackend
+from specagent.models.base import GenerationRequest, ModelBackend
 from specagent.models.scripted import split_tokens
 from specagent.models.draft_decoding import DraftDecodingBackend
 from specagent.protocol import ChatMessage
@@ -23,7 +22,7 @@ TEXT = "<think>The user says hi back to them.</think><answer>Hello there, how ar
 def _collect(backend, clock) -> tuple[str, float]:
     async def main():
         out = []
-        async for piece in backend.stream(MESSAGES, max_tokens=100):
+        async for piece in backend.stream(GenerationRequest.of(MESSAGES, max_tokens=100)):
             out.append(piece)
         return "".join(out), clock.now()
 
@@ -38,14 +37,19 @@ class Guesser(ModelBackend):
     def __init__(self, clock, words: str) -> None:
         self.clock, self.words = clock, words
 
-    async def stream(self, messages, *, max_tokens=256, prefix=""):
-        pieces = split_tokens(self.words[len(prefix):] if self.words.startswith(prefix) else self.words)
-        for piece in pieces[:max_tokens]:
+    async def stream(self, request):
+        prefix = request.prefix
+        pieces = split_tokens(
+            self.words[len(prefix) :] if self.words.startswith(prefix) else self.words
+        )
+        for piece in pieces[: request.max_tokens]:
             await self.clock.sleep(0.01)
             yield piece
 
 
-@pytest.mark.parametrize("drafter_text", [TEXT, TEXT.replace("how are", "who are"), "nonsense " * 9, ""])
+@pytest.mark.parametrize(
+    "drafter_text", [TEXT, TEXT.replace("how are", "who are"), "nonsense " * 9, ""]
+)
 def test_the_text_is_the_main_models_whatever_the_draft_model_writes(drafter_text):
     clock = VirtualClock()
     main = ScriptedBackend(clock, lambda m: TEXT, ttft_s=0.2, token_s=0.1, verify_s=0.01)
@@ -79,8 +83,14 @@ def test_sync_draft_plays_the_sync_trajectory_and_needs_a_draft_model():
         clock, world = VirtualClock(), World()
         backend = ScriptedBackend(clock, weather_responder)
         drafter = ScriptedBackend(clock, weather_responder, ttft_s=0.01, token_s=0.005)
-        session = session_for(policy, backend, make_tools(world), clock,
-                              latency=lambda n, a: 0.5, draft_backend=drafter)
+        session = session_for(
+            policy,
+            backend,
+            make_tools(world),
+            clock,
+            latency=lambda n, a: 0.5,
+            draft_backend=drafter,
+        )
         results[policy] = clock.run(session.run(WEATHER))
     sync, draft = results[Policy.SYNC], results[Policy.SYNC_DRAFT]
     assert draft.answer == sync.answer and draft.policy == "sync-draft"

@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 
 from specagent.clock import Clock, RealClock, VirtualClock
-from specagent.models.base import ChatMessage, ModelError, ModelNotInstalledError
+from specagent.models.base import (
+    ChatMessage,
+    GenerationRequest,
+    ModelError,
+    ModelNotInstalledError,
+)
 from specagent.models.llamacpp import LlamaCppBackend
 from specagent.models.registry import DEFAULT_MODEL, ensure_model
 from specagent.profiles import MeasuredProfile, ModelledProfile
@@ -30,7 +35,9 @@ TEST_PROFILE = ModelledProfile(
 async def _collect(
     backend: LlamaCppBackend, messages: Sequence[ChatMessage], max_tokens: int = 24
 ) -> str:
-    async with contextlib.aclosing(backend.stream(messages, max_tokens=max_tokens)) as pieces:
+    async with contextlib.aclosing(
+        backend.stream(GenerationRequest.of(messages, max_tokens=max_tokens))
+    ) as pieces:
         return "".join([piece async for piece in pieces])
 
 
@@ -133,9 +140,10 @@ def test_modelled_profile_charges_the_formula_exactly() -> None:
         elapsed = clock.run(timed(messages))
         stats = backend.last_stats
         assert stats is not None and stats.pieces > 1
-        expected = TEST_PROFILE.prefill_s(stats.new_prompt_tokens) + (
-            stats.pieces - 1
-        ) * TEST_PROFILE.decode_s()
+        expected = (
+            TEST_PROFILE.prefill_s(stats.new_prompt_tokens)
+            + (stats.pieces - 1) * TEST_PROFILE.decode_s()
+        )
         assert elapsed == pytest.approx(expected, rel=1e-9)
     # The follow-up shares the first prompt's prefix, which llama.cpp took from its KV cache.
     assert stats.cached_tokens > 10 and stats.new_prompt_tokens < stats.prompt_tokens
@@ -150,7 +158,9 @@ def test_closing_after_n_pieces_stops_and_the_next_stream_works() -> None:
     async def main() -> tuple[str, list[str], str]:
         reference = await _collect(backend, PROMPT)
         got: list[str] = []
-        async with contextlib.aclosing(backend.stream(PROMPT, max_tokens=24)) as pieces:
+        async with contextlib.aclosing(
+            backend.stream(GenerationRequest.of(PROMPT, max_tokens=24))
+        ) as pieces:
             async for piece in pieces:
                 got.append(piece)
                 if len(got) == n:
@@ -178,7 +188,9 @@ def test_cancelling_mid_token_waits_for_the_thread_and_leaks_nothing() -> None:
         two_pieces = asyncio.Event()
 
         async def consume() -> None:
-            async with contextlib.aclosing(backend.stream(PROMPT, max_tokens=24)) as pieces:
+            async with contextlib.aclosing(
+                backend.stream(GenerationRequest.of(PROMPT, max_tokens=24))
+            ) as pieces:
                 async for piece in pieces:
                     got.append(piece)
                     if len(got) == 2:
@@ -216,13 +228,16 @@ def test_rebind_to_a_new_clock_and_profile() -> None:
     assert second_clock.run(_collect(backend, PROMPT)) == reference
     stats = backend.last_stats
     assert stats is not None
-    expected = TEST_PROFILE.prefill_s(stats.new_prompt_tokens) + (
-        stats.pieces - 1
-    ) * TEST_PROFILE.decode_s()
+    expected = (
+        TEST_PROFILE.prefill_s(stats.new_prompt_tokens)
+        + (stats.pieces - 1) * TEST_PROFILE.decode_s()
+    )
     assert second_clock.run(_now(second_clock)) == pytest.approx(expected, rel=1e-9)
 
     async def rebind_while_streaming() -> None:
-        async with contextlib.aclosing(backend.stream(PROMPT, max_tokens=4)) as pieces:
+        async with contextlib.aclosing(
+            backend.stream(GenerationRequest.of(PROMPT, max_tokens=4))
+        ) as pieces:
             await anext(pieces)
             with pytest.raises(RuntimeError, match="rebind"):
                 backend.rebind(VirtualClock())
@@ -276,7 +291,7 @@ def test_a_prefix_is_continued_not_repeated() -> None:
         whole = await _collect(backend, PROMPT)
         prefix = whole[: whole.rfind(" ", 0, len(whole) // 2)]  # cut between words
         async with contextlib.aclosing(
-            backend.stream(PROMPT, max_tokens=24, prefix=prefix)
+            backend.stream(GenerationRequest.of(PROMPT, max_tokens=24, prefix=prefix))
         ) as pieces:
             rest = "".join([piece async for piece in pieces])
         await backend.aclose()
@@ -298,7 +313,7 @@ def test_a_draft_changes_only_the_speed_never_the_text() -> None:
     async def drafted(draft: str) -> tuple[str, float, int, int]:
         t0 = clock.now()
         async with contextlib.aclosing(
-            backend.stream(PROMPT, max_tokens=24, draft=draft)
+            backend.stream(GenerationRequest.of(PROMPT, max_tokens=24, draft=draft))
         ) as pieces:
             text = "".join([piece async for piece in pieces])
         stats = backend.last_stats

@@ -16,7 +16,12 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from specagent.clock import Clock, RealClock, VirtualClock
-from specagent.models.base import ChatMessage, ModelError, ModelUnreachableError
+from specagent.models.base import (
+    ChatMessage,
+    GenerationRequest,
+    ModelError,
+    ModelUnreachableError,
+)
 from specagent.models.loader import load_backend
 from specagent.models.openai_compat import OpenAICompatBackend
 from specagent.models.registry import ensure_model
@@ -70,7 +75,9 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 async def _collect(
     backend: OpenAICompatBackend, messages: Sequence[ChatMessage], max_tokens: int = 24
 ) -> str:
-    async with contextlib.aclosing(backend.stream(messages, max_tokens=max_tokens)) as pieces:
+    async with contextlib.aclosing(
+        backend.stream(GenerationRequest.of(messages, max_tokens=max_tokens))
+    ) as pieces:
         return "".join([piece async for piece in pieces])
 
 
@@ -83,7 +90,9 @@ def test_streams_a_completion_on_a_real_clock(server_url: str) -> None:
     async def main() -> tuple[str, str, list[str]]:
         first = await _collect(backend, PROMPT)
         early: list[str] = []
-        async with contextlib.aclosing(backend.stream(PROMPT, max_tokens=24)) as pieces:
+        async with contextlib.aclosing(
+            backend.stream(GenerationRequest.of(PROMPT, max_tokens=24))
+        ) as pieces:
             async for piece in pieces:
                 early.append(piece)
                 if len(early) == 2:
@@ -137,9 +146,9 @@ def test_modelled_profile_on_virtual_clock(server_url: str) -> None:
     elapsed = clock.run(main())
     stats = backend.last_stats
     assert stats is not None and stats.pieces > 1
-    expected = profile.prefill_s(stats.estimated_prompt_tokens) + (
-        stats.pieces - 1
-    ) * profile.decode_s()
+    expected = (
+        profile.prefill_s(stats.estimated_prompt_tokens) + (stats.pieces - 1) * profile.decode_s()
+    )
     assert elapsed == pytest.approx(expected, rel=1e-9)
 
 

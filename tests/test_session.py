@@ -533,7 +533,7 @@ class _FailingBackend(ScriptedBackend):
         super().__init__(clock, ["<pause/>"] * 50)
         self.error = error
 
-    async def stream(self, messages, *, max_tokens=256):
+    async def stream(self, request):
         yield "<think>"
         raise self.error
 

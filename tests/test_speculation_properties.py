@@ -75,7 +75,7 @@ from specagent.events import (
 )
 from specagent.executor import ABORTED, Disposition
 from specagent.ledger import Ledger, SQLiteLedgerStore
-from specagent.models import ScriptedBackend
+from specagent.models import GenerationRequest, ScriptedBackend
 from specagent.protocol import (
     AnswerAction,
     ParseError,
@@ -256,9 +256,11 @@ def model_outputs(draw: st.DrawFn) -> tuple[str, ...]:
     outputs: list[str] = []
     issued: dict[int, str] = {}  # own ids -> tool name
     for _ in range(draw(st.integers(0, 12))):
-        kind = draw(st.sampled_from(
-            ["call", "call", "call", "idless", "revise", "rewrite", "remove", "pause", "prose"]
-        ))
+        kind = draw(
+            st.sampled_from(
+                ["call", "call", "call", "idless", "revise", "rewrite", "remove", "pause", "prose"]
+            )
+        )
         if kind == "revise" and issued:
             call_id = draw(st.sampled_from(sorted(issued)))
             name = issued[call_id] if draw(st.booleans()) else draw(TOOL_NAMES)
@@ -342,22 +344,32 @@ class LoggingBackend(ScriptedBackend):
         super().__init__(*args, **kwargs)
         self.log = log
 
-    async def stream(self, messages: Any, *, max_tokens: int = 256, prefix: str = "",
-                     draft: str = "") -> Any:
+    async def stream(self, request: GenerationRequest) -> Any:
+        messages, prefix = request.messages, request.prefix
         tags = _SPEECH_TAG.findall("\n".join(m.content for m in messages if m.role == "user"))
         started, text = self._clock.now(), prefix
-        inner = super().stream(messages, max_tokens=max_tokens, prefix=prefix, draft=draft)
+        inner = super().stream(request)
         try:
             async with contextlib.aclosing(inner):
                 async for piece in inner:
                     text += piece
                     yield piece
         finally:
-            self.log.append(Generation(started, self._clock.now(), text, prefix, len(tags),
-                                       bool(tags) and tags[-1] == "final"))
+            self.log.append(
+                Generation(
+                    started,
+                    self._clock.now(),
+                    text,
+                    prefix,
+                    len(tags),
+                    bool(tags) and tags[-1] == "final",
+                )
+            )
 
 
-async def live_source(clock: VirtualClock, speech: tuple[UserSpeech, ...]) -> AsyncIterator[UserSpeech]:
+async def live_source(
+    clock: VirtualClock, speech: tuple[UserSpeech, ...]
+) -> AsyncIterator[UserSpeech]:
     t0 = clock.now()
     for chunk in speech:
         await clock.sleep_until(t0 + chunk.t)
@@ -385,13 +397,23 @@ def play(scenario: Scenario, policy: Policy, latency: Any = None) -> Outcome:
     crash_at = scenario.crash_at if not live else None
 
     def backend_on(clock: VirtualClock) -> LoggingBackend:
-        return LoggingBackend(clock, lambda _: next(outputs, DONE), log=log,
-                              ttft_s=scenario.ttft_s, token_s=scenario.token_s)
+        return LoggingBackend(
+            clock,
+            lambda _: next(outputs, DONE),
+            log=log,
+            ttft_s=scenario.ttft_s,
+            token_s=scenario.token_s,
+        )
 
     clock = harness.clock = VirtualClock()
     stop = asyncio.Event()
     session = session_for(
-        policy, backend_on(clock), harness.toolset, clock, ledger=ledger, latency=latency,
+        policy,
+        backend_on(clock),
+        harness.toolset,
+        clock,
+        ledger=ledger,
+        latency=latency,
         config=CONFIG,
         observer=lambda e: stop.set() if crash_at is not None and len(ledger) >= crash_at else None,
     )
@@ -425,7 +447,12 @@ def play(scenario: Scenario, policy: Policy, latency: Any = None) -> Outcome:
             )
         else:
             resumed = Session.resume(
-                store, ledger.session_id, backend_on(clock), harness.toolset, clock, policy,
+                store,
+                ledger.session_id,
+                backend_on(clock),
+                harness.toolset,
+                clock,
+                policy,
                 **options,
             )
         ledger = resumed.ledger
@@ -436,6 +463,7 @@ def play(scenario: Scenario, policy: Policy, latency: Any = None) -> Outcome:
 
         leftover = clock.run(second())
     else:
+
         async def idle() -> list[asyncio.Task[Any]]:
             return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
 
@@ -444,6 +472,7 @@ def play(scenario: Scenario, policy: Policy, latency: Any = None) -> Outcome:
 
 
 # -- reading the ledger -----------------------------------------------------------------------
+
 
 @dataclass
 class Version:
@@ -464,8 +493,9 @@ def versions_of(events: list[Event]) -> dict[int, list[Version]]:
     for index, event in enumerate(events):
         if isinstance(event, (ToolCallIssued, ToolCallRevised)):
             versions = calls.setdefault(event.call_id, [])
-            versions.append(Version(event.call_id, len(versions) + 1, event.name,
-                                    dict(event.arguments), index))
+            versions.append(
+                Version(event.call_id, len(versions) + 1, event.name, dict(event.arguments), index)
+            )
             assert event.version == len(versions), event
             continue
         versions = calls.get(getattr(event, "call_id", -1))
@@ -508,15 +538,23 @@ def decisions(events: list[Event], log: list[Generation]) -> list[Decision]:
         if gen.prefix or not gen.acted:
             continue
         index = next(
-            (i for i, e in enumerate(events)
-             if isinstance(e, ModelOutput) and not e.interrupted
-             and e.started_t == gen.started_t and e.text == gen.text),
+            (
+                i
+                for i, e in enumerate(events)
+                if isinstance(e, ModelOutput)
+                and not e.interrupted
+                and e.started_t == gen.started_t
+                and e.text == gen.text
+            ),
             None,
         )
         if index is None:
             index = next(
-                (i for i, e in enumerate(events)
-                 if isinstance(e, AnswerSuppressed) and e.t == gen.ended_t),
+                (
+                    i
+                    for i, e in enumerate(events)
+                    if isinstance(e, AnswerSuppressed) and e.t == gen.ended_t
+                ),
                 None,
             )
         if index is None:
@@ -542,9 +580,12 @@ def releases(decision: Decision, call_id: int, events: list[Event]) -> bool:
             return True
         # a call asking for nothing new (a repeat) counts as a pause; what it did, or why it
         # was refused, is recorded right after it
-        refused = (f"call {action.call_id} is already", f"call {action.call_id} already",
-                   f"call {action.call_id} was not run")
-        for event in events[decision.index + 1:]:
+        refused = (
+            f"call {action.call_id} is already",
+            f"call {action.call_id} already",
+            f"call {action.call_id} was not run",
+        )
+        for event in events[decision.index + 1 :]:
             if isinstance(event, (ModelOutput, AnswerSuppressed)) or (
                 isinstance(event, Timer) and event.name == RESUMED
             ):
@@ -559,8 +600,13 @@ def releases(decision: Decision, call_id: int, events: list[Event]) -> bool:
     return False
 
 
-def commit_point(version: Version, after: Version | None, policy: Policy, events: list[Event],
-                 found: list[Decision]) -> float | None:
+def commit_point(
+    version: Version,
+    after: Version | None,
+    policy: Policy,
+    events: list[Event],
+    found: list[Decision],
+) -> float | None:
     """The earliest time the rules let this version change real state, or None."""
     points = []
     if policy in WHOLE_REQUEST:
@@ -597,8 +643,10 @@ def check_no_effect_before_commit_point(out: Outcome) -> None:
                 and started.early
             ):  # reversible, run early on purpose: it must end kept or undone
                 kinds = {kind for kind, _, _ in version.dispositions}
-                assert kinds <= {"committed", "compensated"} or version.outcome is None or (
-                    isinstance(version.outcome, ToolCallFailed)
+                assert (
+                    kinds <= {"committed", "compensated"}
+                    or version.outcome is None
+                    or (isinstance(version.outcome, ToolCallFailed))
                 ), (version, kinds)
                 continue
             after = versions[i + 1] if i + 1 < len(versions) else None
@@ -607,8 +655,12 @@ def check_no_effect_before_commit_point(out: Outcome) -> None:
             if started is not None and started.sandboxed:
                 real += [t for kind, _, t in version.dispositions if kind == "committed"]
             for t in real:
-                assert point is not None, f"{version.name} {key} reached the real state at {t} with no commit point"
-                assert t >= point - 1e-9, f"{version.name} {key} reached the real state at {t}, before its commit point at {point}"
+                assert point is not None, (
+                    f"{version.name} {key} reached the real state at {t} with no commit point"
+                )
+                assert t >= point - 1e-9, (
+                    f"{version.name} {key} reached the real state at {t}, before its commit point at {point}"
+                )
 
 
 def check_every_call_has_one_disposition(out: Outcome) -> None:
@@ -647,8 +699,11 @@ def check_all(out: Outcome) -> None:
         check(out)
 
 
-@settings(max_examples=EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(scenarios())
 def test_the_rules_hold_on_random_schedules(scenario: Scenario) -> None:
     """One scenario, every policy, all four properties (with a crash and resume for some)."""
@@ -664,8 +719,7 @@ def scripted(actions: list[Any], *chunks: tuple[float, bool]) -> Scenario:
         UserSpeech(t=t, text=f"part {i} {SAID}", final=final) for i, (t, final) in enumerate(chunks)
     )
     outputs = tuple(render_action(a) for a in actions)
-    return Scenario(speech, False, outputs, latency_seed=0, ttft_s=0.01, token_s=0.0,
-                    crash_at=None)
+    return Scenario(speech, False, outputs, latency_seed=0, ttft_s=0.01, token_s=0.0, crash_at=None)
 
 
 def test_revising_a_running_reversible_call_compensates_the_old_version() -> None:
@@ -741,7 +795,7 @@ class Bookings:
 @pytest.mark.parametrize("kind", ["sandboxed", "reversible"])
 @pytest.mark.parametrize("correction", ["revise", "remove_and_reissue"])
 def test_book_boston_no_denver_leaves_only_denver(kind: str, correction: str) -> None:
-    """"Book a flight to Boston, no, to Denver": the Boston booking runs speculatively
+    """ "Book a flight to Boston, no, to Denver": the Boston booking runs speculatively
     mid-utterance, the model corrects it on hearing "no, to Denver", and only Denver remains."""
     clock = VirtualClock()
     world = Bookings(kind)

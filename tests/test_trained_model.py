@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from specagent.clock import VirtualClock
-from specagent.models.base import ChatMessage, ModelNotInstalledError
+from specagent.models.base import ChatMessage, GenerationRequest, ModelNotInstalledError
 from specagent.models.loader import load_backend, spec_help
 from specagent.profiles import MeasuredProfile
 from specagent.train import trained
@@ -39,11 +39,13 @@ def test_the_trained_model_loads_with_its_adapter_and_writes_the_protocol() -> N
     assert backend.lora_path is not None and backend.lora_path.name.endswith(".lora.gguf")
     messages = [
         ChatMessage("system", "Answer with exactly one action: <tool_call>, <pause/> or <answer>."),
-        ChatMessage("user", "<user final=\"true\">Thank you, that is all.</user>"),
+        ChatMessage("user", '<user final="true">Thank you, that is all.</user>'),
     ]
 
     async def main() -> str:
-        async with contextlib.aclosing(backend.stream(messages, max_tokens=40)) as pieces:
+        async with contextlib.aclosing(
+            backend.stream(GenerationRequest.of(messages, max_tokens=40))
+        ) as pieces:
             text = "".join([piece async for piece in pieces])
         await backend.aclose()
         return text

@@ -19,7 +19,9 @@ names every class and that every class is in the tree)::
     ├── ModelError (RuntimeError)            models: a backend cannot produce output
     │   ├── ModelNotInstalledError               its files are missing or fail their hash
     │   ├── ModelUnreachableError                a model server does not answer
-    │   └── ContextWindowExceeded                the context no longer fits the window
+    │   ├── ContextWindowExceeded                the context no longer fits the window
+    │   └── UnsupportedRequestError              a request sets a field the backend cannot
+    │                                            honour (a prefix or a draft it cannot take)
     ├── McpError                             mcptools: an MCP server or tool fails
     │   ├── McpConfigError (ValueError)          an MCP option or override is wrong
     │   ├── McpConnectError (ConnectionError)    a server cannot be started or reached

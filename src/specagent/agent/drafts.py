@@ -10,12 +10,12 @@ check's outcome is counted).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
 
 from ..grounding import said_values_prefix
-from ..models.base import ChatMessage, ModelBackend
+from ..models.base import ChatMessage, GenerationRequest, ModelBackend
 from ..protocol import AnswerAction, ParseError, RemoveAction, ToolCallAction, parse_output
 from ..tools import Toolset
 from .call_rules import call_key
@@ -103,22 +103,21 @@ class DraftBook:
 
 
 class RecordingBackend(ModelBackend):
-    """The speculator's view of the model: passes streams through, keeps complete outputs."""
+    """The speculator's view of the model: passes streams through, keeps complete outputs.
+    Each request goes to the inner backend as it is (which honours, ignores or refuses its
+    fields)."""
 
     def __init__(self, inner: ModelBackend, book: DraftBook) -> None:
         self.inner, self.book = inner, book
         self.name = inner.name
         self.supports_prefix = inner.supports_prefix
         self.supports_grammar = inner.supports_grammar
+        self.ignores = inner.ignores
 
-    async def stream(  # type: ignore[override]
-        self, messages: Sequence[ChatMessage], *, max_tokens: int = 256, **options: Any
-    ) -> AsyncIterator[str]:
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         pieces: list[str] = []
         try:
-            async with contextlib.aclosing(
-                self.inner.stream(messages, max_tokens=max_tokens, **options)
-            ) as stream:
+            async with contextlib.aclosing(self.inner.stream(request)) as stream:
                 async for piece in stream:
                     pieces.append(piece)
                     yield piece
@@ -126,34 +125,32 @@ class RecordingBackend(ModelBackend):
             # Kept even when the session stops reading early (it does once an action is
             # complete) or cuts the generation: a draft is checked before use, so a partial
             # one can only cost its check.
-            self.book.outputs.append(options.get("prefix", "") + "".join(pieces))
+            self.book.outputs.append(request.prefix + "".join(pieces))
 
     async def warm_up(self, messages: Sequence[ChatMessage]) -> None:
         await self.inner.warm_up(messages)
 
 
 class DraftingBackend(ModelBackend):
-    """The actor's view of the model: every generation is handed the book's next draft."""
+    """The actor's view of the model: every generation is handed the book's next draft.
+    A request's ``prefix`` and ``grammar`` go to the inner backend (a continuation gets no
+    draft); a request that sets a ``draft`` itself is refused: the book writes them."""
 
     def __init__(self, inner: ModelBackend, draft: Callable[[], str]) -> None:
         self.inner, self._draft = inner, draft
         self.name = inner.name
         self.supports_prefix = inner.supports_prefix
         self.supports_grammar = inner.supports_grammar
+        self.ignores = inner.ignores
         self.drafted_tokens = 0
         self.accepted_tokens = 0
         self._cache_restored = False
 
-    async def stream(  # type: ignore[override]
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int = 256,
-        prefix: str = "",
-        grammar: str = "",
-    ) -> AsyncIterator[str]:
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         """The inner stream, given the next draft; a ``grammar`` goes with it (llama.cpp
         checks the draft against decoding under the grammar)."""
+        self.check_request(request)
+        messages = request.messages
         if not self._cache_restored and len(messages) > 1:
             # The speculator left its own context in the model's prefix cache. Put back what
             # sync would find there (the context before this turn's request), so the actor's
@@ -161,16 +158,11 @@ class DraftingBackend(ModelBackend):
             # the session's own warm-up, this charges no clock time.
             self._cache_restored = True
             await self.inner.warm_up(messages[:-1])
-        draft = "" if prefix or not self.inner.supports_draft else self._draft()
-        options: dict[str, Any] = {"prefix": prefix} if prefix else {}
-        if draft:
-            options["draft"] = draft
-        if grammar:
-            options["grammar"] = grammar
+        draft = "" if request.prefix or not self.inner.supports_draft else self._draft()
         self.inner.last_draft = None
         try:
             async with contextlib.aclosing(
-                self.inner.stream(messages, max_tokens=max_tokens, **options)
+                self.inner.stream(dataclasses.replace(request, draft=draft))
             ) as stream:
                 async for piece in stream:
                     yield piece

@@ -42,7 +42,7 @@ from ..errors import sole_error
 from ..executor import SESSION_ENDED, CallRecord, LatencyFn, PendingDecision, ToolExecutor
 from ..grounding import grounded_prefix
 from ..ledger import Ledger, SQLiteLedgerStore
-from ..models.base import ContextWindowExceeded, ModelBackend
+from ..models.base import ContextWindowExceeded, GenerationRequest, ModelBackend
 from ..protocol import (
     ContextRenderer,
     action_end,
@@ -390,11 +390,10 @@ class Session:
             text=prefix,
         )
         turn.move(AgentState.GENERATING)
-        options = {"prefix": prefix, "grammar": self._grammar}
         stream = self.backend.stream(
-            messages,
-            max_tokens=self.config.max_tokens,
-            **{name: value for name, value in options.items() if value},
+            GenerationRequest.of(
+                messages, max_tokens=self.config.max_tokens, prefix=prefix, grammar=self._grammar
+            )
         )
         drafting = False  # writing an answer that may not be given yet (draft_answers)
         async with contextlib.aclosing(stream):

@@ -18,6 +18,11 @@ A ``grammar`` goes to both models: the draft model proposes under it and the mai
 checks and decoding keep to it, so the text is what the main model writes under the grammar
 (where a backend cannot constrain, it ignores the grammar, as it would alone).
 
+Request fields: ``max_tokens`` and ``prefix`` are honoured (the first proposal continues the
+prefix); ``grammar`` goes to both models as above (honoured if the main model honours it, else
+ignored); a ``draft`` is refused with :class:`~specagent.models.base.UnsupportedRequestError`:
+this backend drafts for itself.
+
 Time. With a measured profile each backend charges what it really computed. With modelled
 profiles the inner backends are run uncharged and this class charges the steps as a host
 would run them: the main model's time to first token and prompt evaluation once, then per
@@ -29,11 +34,12 @@ time-to-first-token again), and each token the main model decodes alone at its d
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
 
 from ..clock import Clock
 from ..profiles import LatencyProfile, ModelledProfile
-from .base import ChatMessage, ModelBackend, ModelError
+from .base import ChatMessage, GenerationRequest, ModelBackend, ModelError
 
 __all__ = ["DraftDecodingBackend", "UNCHARGED"]
 
@@ -67,6 +73,7 @@ class DraftDecodingBackend(ModelBackend):
         self.main, self.drafter, self.draft_tokens = main, drafter, draft_tokens
         self.name = f"{main.name}+draft:{drafter.name}"
         self.supports_grammar = main.supports_grammar
+        self.ignores = frozenset() if main.supports_grammar else frozenset({"grammar"})
         self._clock: Clock | None = None
         self._main_profile: ModelledProfile | None = None
         self._drafter_profile: ModelledProfile | None = None
@@ -104,13 +111,11 @@ class DraftDecodingBackend(ModelBackend):
         if self._clock is not None and seconds > 0:
             await self._clock.sleep(seconds)
 
-    async def _propose(
-        self, messages: Sequence[ChatMessage], written: str, first: bool, grammar: str
-    ) -> str:
+    async def _propose(self, request: GenerationRequest, written: str, first: bool) -> str:
         """What the draft model would write next (up to ``draft_tokens`` tokens)."""
         pieces: list[str] = []
         stream = self.drafter.stream(
-            messages, max_tokens=self.draft_tokens, **_options(written, grammar=grammar)
+            dataclasses.replace(request, max_tokens=self.draft_tokens, prefix=written)
         )
         async with contextlib.aclosing(stream):
             async for piece in stream:
@@ -121,26 +126,24 @@ class DraftDecodingBackend(ModelBackend):
             await self._charge(head + len(pieces) * profile.decode_s())
         return "".join(pieces)
 
-    async def stream(  # type: ignore[override]
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int = 256,
-        prefix: str = "",
-        grammar: str = "",
-    ) -> AsyncIterator[str]:
-        written, produced, first = prefix, 0, True
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        """The main model's text for ``request``, drafted (see the module docstring)."""
+        self.check_request(request)
+        max_tokens = request.max_tokens
+        written, produced, first = request.prefix, 0, True
         while produced < max_tokens:
-            proposal = await self._propose(messages, written, first, grammar)
+            proposal = await self._propose(request, written, first)
             if not proposal:  # the draft model would end here: the main model goes on alone
-                async for piece in self._decode_rest(
-                    messages, written, max_tokens - produced, first, grammar
-                ):
+                rest = dataclasses.replace(
+                    request, max_tokens=max_tokens - produced, prefix=written
+                )
+                async for piece in self._decode_rest(rest, first):
                     yield piece
                 return
-            pieces, ended = await self._check(
-                messages, written, proposal, max_tokens - produced, first, grammar
+            check = dataclasses.replace(
+                request, max_tokens=max_tokens - produced, prefix=written, draft=proposal
             )
+            pieces, ended = await self._check(check, first)
             for piece in pieces:
                 written += piece
                 produced += 1
@@ -149,21 +152,11 @@ class DraftDecodingBackend(ModelBackend):
                 return
             first = False
 
-    async def _check(
-        self,
-        messages: Sequence[ChatMessage],
-        written: str,
-        proposal: str,
-        budget: int,
-        first: bool,
-        grammar: str,
-    ) -> tuple[list[str], bool]:
-        """The main model's check of ``proposal``: the draft tokens it keeps and its own next
-        token; and whether its message ended there."""
+    async def _check(self, request: GenerationRequest, first: bool) -> tuple[list[str], bool]:
+        """The main model's check of ``request.draft``: the draft tokens it keeps and its own
+        next token; and whether its message ended there."""
         pieces: list[str] = []
-        stream = self.main.stream(
-            messages, max_tokens=budget, draft=proposal, **_options(written, grammar=grammar)
-        )
+        stream = self.main.stream(request)
         async with contextlib.aclosing(stream):
             async for piece in stream:
                 pieces.append(piece)
@@ -192,11 +185,9 @@ class DraftDecodingBackend(ModelBackend):
             await self._charge(seconds)
         return pieces
 
-    async def _decode_rest(
-        self, messages: Sequence[ChatMessage], written: str, budget: int, first: bool, grammar: str
-    ) -> AsyncIterator[str]:
+    async def _decode_rest(self, request: GenerationRequest, first: bool) -> AsyncIterator[str]:
         profile = self._main_profile
-        stream = self.main.stream(messages, max_tokens=budget, **_options(written, grammar=grammar))
+        stream = self.main.stream(request)
         async with contextlib.aclosing(stream):
             count = 0
             async for piece in stream:
@@ -211,11 +202,6 @@ class DraftDecodingBackend(ModelBackend):
                         await self._charge(1 / profile.prefill_tps + profile.decode_s())
                 count += 1
                 yield piece
-
-
-def _options(prefix: str, **more: str) -> dict[str, str]:
-    """Keyword options for an inner stream: only those set (a backend may not take them)."""
-    return {name: value for name, value in {"prefix": prefix, **more}.items() if value}
 
 
 def _new_prompt_tokens(backend: ModelBackend) -> int:

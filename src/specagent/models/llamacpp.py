@@ -28,7 +28,13 @@ evaluated for the prompt (it wraps ``Llama.generate`` and ``Llama.eval``), so
 cached llama.cpp still re-evaluates its last token, so the minimum is 1.
 
 The parts that live on both sides of the thread hop (the counting ``Llama``, a generation's
-shared state, a chunk's text) are in ``llama_worker.py``.
+shared state, a chunk's text) are in ``llama_worker.py``; what a stream cost is counted in
+``llama_stats.py``.
+
+Request fields: all are honoured. ``max_tokens`` bounds the tokens written (a draft's kept
+tokens count); ``prefix`` is continued from the model's own chat template; ``draft`` is checked
+in one batch (:mod:`specagent.models.draft_check`); ``grammar`` constrains decoding whenever it
+allows the prefix (:mod:`specagent.models.llama_grammar`), else the stream runs unconstrained.
 """
 
 from __future__ import annotations
@@ -39,7 +45,6 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +53,7 @@ from ..profiles import LatencyProfile, MeasuredProfile
 from .draft_check import DraftCheck as _Verified
 from .draft_check import check_draft
 from .llama_grammar import GrammarCursor, Grammars
+from .llama_stats import StreamStats
 from .llama_worker import (
     END,
     Generation,
@@ -62,6 +68,7 @@ from .base import (
     ChatMessage,
     ContextWindowExceeded,
     DraftOutcome,
+    GenerationRequest,
     ModelBackend,
     ModelError,
     ModelNotInstalledError,
@@ -70,43 +77,6 @@ from .base import (
 __all__ = ["LlamaCppBackend", "StreamStats"]
 
 _GGUF_MAGIC = b"GGUF"
-
-
-@dataclass
-class StreamStats:
-    """What one stream cost. Filled in while the stream runs; final once it has ended."""
-
-    prompt_tokens: int = 0  # tokens of the rendered chat prompt
-    cached_tokens: int = 0  # of those, reused from llama.cpp's KV cache
-    generated_tokens: int = 0  # tokens sampled (an end-of-turn token counts)
-    pieces: int = 0  # non-empty text pieces yielded
-    compute_s: float = 0.0  # wall time spent computing in llama.cpp (worker thread)
-    first_piece_s: float = 0.0  # compute_s up to and including the first sampled token
-    wait_s: float = 0.0  # wall time waiting for a token an earlier, cancelled stream left running
-    charged_s: float = 0.0  # clock time this stream slept to pace its tokens
-    draft_tokens: int = 0  # tokens of a draft checked in one batch (see ``stream(draft=)``)
-    accepted_tokens: int = 0  # of those, the start greedy decoding agreed with
-    check_decoded: int = 0  # the model's next token, which the check also gave
-    constrained: bool = False  # decoded under the grammar given (see ``stream(grammar=)``)
-    finished: bool = False  # ran to the end (False: the consumer stopped early or it failed)
-
-    @property
-    def new_prompt_tokens(self) -> int:
-        return self.prompt_tokens - self.cached_tokens
-
-    @property
-    def prompt_tps(self) -> float | None:
-        """Rough prompt rate: new prompt tokens over the compute time to the first token."""
-        return None if self.first_piece_s <= 0 else self.new_prompt_tokens / self.first_piece_s
-
-    @property
-    def decode_tps(self) -> float | None:
-        decode_s = self.compute_s - self.first_piece_s
-        return (
-            None
-            if self.generated_tokens <= 1 or decode_s <= 0
-            else ((self.generated_tokens - 1) / decode_s)
-        )
 
 
 class LlamaCppBackend(ModelBackend):
@@ -251,16 +221,6 @@ class LlamaCppBackend(ModelBackend):
         with self._clock.hold():
             return await loop.run_in_executor(self._executor, self._work, gen, queued)
 
-    def _snapshot(self, stats: StreamStats) -> None:
-        counts: TokenCounts = self._llama.counts
-        if stats.draft_tokens:  # the prompt was evaluated by the draft check; count its tokens
-            stats.generated_tokens = stats.accepted_tokens + stats.check_decoded + counts.generated
-            return
-        stats.prompt_tokens = counts.prompt_tokens
-        stats.cached_tokens = counts.prompt_tokens - counts.prompt_evaluated
-        stats.generated_tokens = counts.generated
-        stats.constrained = stats.constrained and not counts.grammar_refused
-
     # --- the stream ------------------------------------------------------------------------
 
     supports_prefix = True
@@ -275,17 +235,14 @@ class LlamaCppBackend(ModelBackend):
         written = self._llama.tokenize(prefix.encode("utf-8"), add_bos=False, special=False)
         return self._grammars.cursor(grammar, written + more)
 
-    async def stream(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int = 256,
-        prefix: str = "",
-        draft: str = "",
-        grammar: str = "",
-    ) -> AsyncIterator[str]:
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        """Stream the model's continuation; every field of ``request`` is honoured (see the
+        module docstring)."""
+        self.check_request(request)
         if self._closed:
             raise ModelError(f"{self.name}: backend is closed")
+        messages, max_tokens = request.messages, request.max_tokens
+        prefix, draft, grammar = request.prefix, request.draft, request.grammar
         payload = [{"role": m.role, "content": m.content} for m in messages]
         stats = StreamStats()
         self.last_stats = stats
@@ -319,17 +276,7 @@ class LlamaCppBackend(ModelBackend):
         async with self._stream_lock():
             if draft:
                 verified = await self._check_draft(payload, prefix, draft, grammar)
-                stats.constrained = verified.constrained
-                stats.compute_s += verified.compute_s
-                stats.first_piece_s = verified.compute_s
-                written = verified.accepted + verified.decoded
-                stats.prompt_tokens = len(verified.tokens) - written
-                prompt_evaluated = verified.evaluated - max(verified.drafted - 1, 0)
-                stats.cached_tokens = stats.prompt_tokens - prompt_evaluated
-                stats.draft_tokens = verified.drafted
-                stats.accepted_tokens = verified.accepted
-                stats.check_decoded = verified.decoded
-                stats.generated_tokens = written
+                stats.add_check(verified)
                 self.last_draft = DraftOutcome(verified.drafted, verified.accepted)
                 # The check is a prompt evaluation of context + draft: charged as one.
                 stats.charged_s += await charge_piece(
@@ -354,7 +301,7 @@ class LlamaCppBackend(ModelBackend):
                     stats.compute_s += step.compute_s
                     stats.wait_s += step.wait_s
                     uncharged += step.compute_s + step.wait_s
-                    self._snapshot(stats)
+                    stats.add_counts(self._llama.counts)
                     if stats.generated_tokens and not stats.first_piece_s:
                         stats.first_piece_s = stats.compute_s  # (a draft check set it already)
                     if step.error is not None:

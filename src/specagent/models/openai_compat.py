@@ -12,6 +12,12 @@ Pacing matches :mod:`specagent.models.llamacpp`: on a virtual clock each piece i
 wall time its network wait took (or, with a :class:`~specagent.profiles.ModelledProfile`, the
 modelled prefill/decode time; the prompt size is then estimated at ~4 characters a token, since
 the server does not report it before the first token and we cannot see its prefix cache).
+
+Request fields: ``max_tokens`` is sent; ``grammar`` is ignored (servers take grammars in
+different forms: llama.cpp's a GBNF ``grammar`` field, vLLM its own guided-decoding options, so
+none is sent); a ``prefix`` or a ``draft`` is refused with
+:class:`~specagent.models.base.UnsupportedRequestError` (the chat API cannot continue a
+half-written assistant message or check a draft).
 """
 
 from __future__ import annotations
@@ -27,7 +33,13 @@ from typing import Any, TypeVar
 from ..clock import Clock
 from ..profiles import LatencyProfile
 from .pacing import charge_end, charge_piece
-from .base import ChatMessage, ModelBackend, ModelError, ModelUnreachableError
+from .base import (
+    ChatMessage,
+    GenerationRequest,
+    ModelBackend,
+    ModelError,
+    ModelUnreachableError,
+)
 
 __all__ = ["OpenAICompatBackend", "RemoteStreamStats", "estimate_prompt_tokens"]
 
@@ -189,20 +201,22 @@ class OpenAICompatBackend(ModelBackend):
 
     # --- the stream --------------------------------------------------------------------------
 
-    async def stream(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int = 256, grammar: str = ""
-    ) -> AsyncIterator[str]:
-        """``grammar`` is ignored: servers take grammars in different forms (llama.cpp's a
-        GBNF ``grammar`` field, vLLM its own guided-decoding options), so none is sent."""
+    ignores = frozenset({"grammar"})  # see the module docstring; prefix and draft: refused
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        """Stream the server's reply to ``request.messages`` (``grammar`` is ignored, a
+        ``prefix`` or ``draft`` refused: see the module docstring)."""
+        self.check_request(request)
         if self._closed:
             raise ModelError(f"{self.name}: backend is closed")
+        messages = request.messages
         payload = [{"role": m.role, "content": m.content} for m in messages]
         stats = RemoteStreamStats(estimated_prompt_tokens=estimate_prompt_tokens(messages))
         self.last_stats = stats
 
         # perf_counter measures real network waits; they reach the clock only through _charge.
         start = time.perf_counter()
-        response = await self._on_io(self._open(payload, max_tokens))
+        response = await self._on_io(self._open(payload, request.max_tokens))
         uncharged = time.perf_counter() - start
         stats.network_s += uncharged
         try:

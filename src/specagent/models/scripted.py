@@ -5,6 +5,9 @@ function of the context, so a test can answer whatever was last injected. Timing
 the clock: ``ttft_s`` before the first token, ``token_s`` per token after it. A ``draft`` is
 checked against the scripted output piece by piece: its matching start costs ``verify_s`` per
 piece, paid with the first token, like a batched check at prompt speed.
+
+Request fields: ``max_tokens``, ``prefix`` and ``draft`` are honoured; ``grammar`` is recorded
+and ignored (the script is what it is).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from ..clock import Clock
-from .base import ChatMessage, DraftOutcome, ModelBackend, ModelError
+from .base import ChatMessage, DraftOutcome, GenerationRequest, ModelBackend, ModelError
 
 __all__ = ["ScriptedBackend", "split_tokens"]
 
@@ -71,28 +74,23 @@ class ScriptedBackend(ModelBackend):
 
     supports_prefix = True
     supports_draft = True
+    ignores = frozenset({"grammar"})
 
-    async def stream(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int = 256,
-        prefix: str = "",
-        draft: str = "",
-        grammar: str = "",
-    ) -> AsyncIterator[str]:
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         """Play the next output; with ``prefix``, the output (which the script writes whole)
         must begin with it, and only the rest is played. With ``draft``, the pieces the draft
         shares with the output come at once after the first-token delay. ``grammar`` is
         recorded and ignored: the script is what it is."""
+        self.check_request(request)
+        messages, prefix, draft = request.messages, request.prefix, request.draft
         self.contexts.append(list(messages))
         self.prefixes.append(prefix)
         self.drafts.append(draft)
-        self.grammars.append(grammar)
+        self.grammars.append(request.grammar)
         output = self._next_output(messages)
         if not output.startswith(prefix):
             raise ModelError(f"scripted output {output!r} does not continue {prefix!r}")
-        pieces = split_tokens(output[len(prefix) :])[:max_tokens]
+        pieces = split_tokens(output[len(prefix) :])[: request.max_tokens]
         drafted = split_tokens(draft)
         accepted = 0
         while accepted < min(len(pieces), len(drafted)) and pieces[accepted] == drafted[accepted]:

@@ -18,10 +18,9 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
 
 from ..clock import Clock
-from ..models.base import ChatMessage, DraftOutcome, ModelBackend
+from ..models.base import ChatMessage, DraftOutcome, GenerationRequest, ModelBackend
 from ..models.scripted import Responder, ScriptedBackend
 from ..profiles import get_profile
 from .scripted import assistant_script
@@ -38,6 +37,8 @@ class TappedBackend(ModelBackend):
         self.name = inner.name
         self.supports_prefix = inner.supports_prefix
         self.supports_draft = inner.supports_draft
+        self.supports_grammar = inner.supports_grammar
+        self.ignores = inner.ignores
 
     @property  # type: ignore[override]
     def last_draft(self) -> DraftOutcome | None:
@@ -47,12 +48,9 @@ class TappedBackend(ModelBackend):
     def last_draft(self, value: DraftOutcome | None) -> None:
         self.inner.last_draft = value
 
-    async def stream(  # type: ignore[override]
-        self, messages: Sequence[ChatMessage], *, max_tokens: int = 256, **options: Any
-    ) -> AsyncIterator[str]:
-        async with contextlib.aclosing(
-            self.inner.stream(messages, max_tokens=max_tokens, **options)
-        ) as pieces:
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        """The inner backend's stream (which honours, ignores or refuses each field)."""
+        async with contextlib.aclosing(self.inner.stream(request)) as pieces:
             async for piece in pieces:
                 self._on_piece(piece)
                 yield piece
