@@ -16,7 +16,7 @@ from specagent import errors
 from specagent.errors import SpecagentError, sole_error
 
 # Outside the tree on purpose: a signal that ends a connection, and a private verdict.
-EXEMPT = {"Hangup", "_Mismatch"}
+EXEMPT = {"Hangup", "_Mismatch", "_Unsupported"}
 
 _TREE_ROW = re.compile(r"^\s*[│ ]*[├└]── (?P<name>\w+)(?: \((?P<parent>\w+)\))?", re.M)
 

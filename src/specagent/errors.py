@@ -62,7 +62,9 @@ names every class and that every class is in the tree)::
     └── ExportError (RuntimeError)           train: an export step failed
 
 Not in the tree, on purpose: ``serve.connection.Hangup`` (a signal that ends a connection,
-caught where it is raised) and ``bench.datasets.bfcl.ast_checker._Mismatch`` (a private verdict).
+caught where it is raised), ``bench.datasets.bfcl.ast_checker._Mismatch`` (a private verdict)
+and ``protocol.grammar._Unsupported`` (a schema feature the grammar falls back on, never raised
+out of the module).
 
 :func:`sole_error` unwraps the exception groups task groups raise, so callers get the typed
 error they can act on.

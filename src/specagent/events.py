@@ -19,6 +19,7 @@ __all__ = [
     "CallEvent",
     "UserSpeech",
     "Brief",
+    "EarlyCallsReview",
     "ModelOutput",
     "ToolCallIssued",
     "ToolCallRevised",
@@ -100,6 +101,16 @@ class UserSpeech(Event):
 
     text: str
     final: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class EarlyCallsReview(Event):
+    """At the user's final words, the whole request beside the calls the model made while the
+    user was still speaking, so it can revise or remove the ones that no longer fit
+    (``SessionConfig.review_early_calls``). ``calls``: each as ``#N name {arguments}``."""
+
+    request: str
+    calls: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -306,8 +317,9 @@ def event_from_record(type_name: str, payload: str) -> Event:
     except KeyError as exc:
         raise ValueError(f"unknown event type in store: {type_name!r}") from exc
     data = json.loads(payload)
-    if "depends" in data:
-        data["depends"] = tuple(data["depends"])
+    for name in ("depends", "calls"):  # tuples, stored as JSON lists
+        if name in data:
+            data[name] = tuple(data[name])
     return cls(**data)
 
 

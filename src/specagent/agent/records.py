@@ -53,6 +53,10 @@ class SessionConfig:
     """An answer that says an action was done (sent, booked, added, ...) when no
     state-changing call was made in the turn is refused once, and the model is told to make
     the call or answer without the claim (small models claim actions they never called)."""
+    review_early_calls: bool = False
+    """At the final words, show a streaming model (``async``, ``speculative``) the whole
+    request beside the calls it made while the user spoke, and ask it to revise or remove
+    those that no longer fit (see :mod:`specagent.agent.review`)."""
     draft_answers: bool = False
     """An answer begun before it may be given (the user is still speaking, calls are still
     running) is written to its end instead of being stopped at its first token, never shown,

@@ -73,6 +73,7 @@ from .records import (
     ToolCallReport,
 )
 from .restore import restore
+from .review import review_early_calls
 from .speech_feed import feed_live, feed_timed
 from .states import AgentState, StateMachine
 from .turn import Turn
@@ -327,6 +328,7 @@ class Session:
             turn.dirty = True
             if event.final:
                 turn.final_heard = True
+                review_early_calls(turn, event)
                 if turn.pending_asks:
                     answer_confirmations(turn)
             else:  # live speech: the user speaks again after a final; wait for the next one

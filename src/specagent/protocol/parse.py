@@ -42,7 +42,7 @@ _ANSWER_OPEN = "<answer>"
 _ANSWER_CLOSE = "</answer>"
 _FENCE_RE = re.compile(r"```(?:json|tool_call|JSON)?\s*(?P<body>[\[{].*?)\s*```", re.S)
 _INPUT_TAG_RE = re.compile(
-    r"<(tool_result|partial_query_update|final_query_update|cancel|protocol_error)\b"
+    r"<(tool_result|partial_query_update|final_query_update|cancel|protocol_error|review)\b"
 )
 _UNCLOSED_CALL_RE = re.compile(r"<tool_call(?P<attrs>[^>]*)>(?P<body>.*)", re.S)
 _ATTR_RE = re.compile(r"(\w+)\s*=\s*\"([^\"]*)\"")

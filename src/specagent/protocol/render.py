@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from ..events import (
     Brief,
+    EarlyCallsReview,
     ConfirmationAnswered,
     ConfirmationAsked,
     Event,
@@ -206,6 +207,15 @@ def render_input(event: Event) -> str | None:
         return f"<{tag}>{event.text}</{tag}>"
     if isinstance(event, Brief):
         return event.text
+    if isinstance(event, EarlyCallsReview):
+        made = "; ".join(event.calls)
+        return (
+            f'<review>The user has finished. The whole request: "{event.request}". Calls you '
+            f"made before they finished: {made}. Check each against the whole request: if a "
+            "value is wrong or missing, write the call again with the same id and the right "
+            'arguments; if nobody asked for it, write <remove id="N"/>. Then make any call '
+            "still missing, or answer.</review>"
+        )
     if isinstance(event, (ToolCallFinished, ToolCallFailed, ToolCallCompensated)) and not (
         event.notify_model
     ):
