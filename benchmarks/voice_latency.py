@@ -131,7 +131,8 @@ def one_run(
     timing = result.timings()[0]
     turns = result.turns
     calls = [c.name for t in turns for c in t.tool_calls]
-    heard = " ".join(e.text for e in result.ledger if isinstance(e, UserSpeech) and e.final)
+    # Everything the model was given as the user's words (partial and final updates).
+    heard = " ".join(e.text for e in result.conversation if isinstance(e, UserSpeech) and e.text)
     guesses = [e for e in result.ledger if isinstance(e, TurnEndGuess)]
     return {
         "latency_s": None if timing.latency_s is None else round(timing.latency_s, 3),
@@ -175,10 +176,14 @@ def plan(args: argparse.Namespace) -> list[tuple[SpokenRequest, str]]:
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per design/policy and request kind (no-tool, tool, all), and by what the model did:
+    ``no-call`` (answered without calling a tool: the 1.5B model calls tools for some
+    requests that need none) and ``called``."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in runs:
-        groups.setdefault(f"{r['design']}/{r['policy']}/{r['kind']}", []).append(r)
-        groups.setdefault(f"{r['design']}/{r['policy']}/all", []).append(r)
+        did = "called" if r["tool_calls"] else "no-call"
+        for kind in (r["kind"], "all", did):
+            groups.setdefault(f"{r['design']}/{r['policy']}/{kind}", []).append(r)
     out = {}
     for key, rs in sorted(groups.items()):
         lat = [r["latency_s"] for r in rs if r["latency_s"] is not None]
@@ -340,7 +345,16 @@ def main() -> int:
     parser.add_argument("--turn-end-study", action="store_true")
     parser.add_argument("--asr-study", action="store_true")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--resummarise", type=Path, default=None, help="recompute the summary of a results file"
+    )
     args = parser.parse_args()
+    if args.resummarise:
+        record = json.loads(args.resummarise.read_text())
+        record["summary"] = summarise(record["runs"])
+        args.resummarise.write_text(json.dumps(record, indent=2, default=str) + "\n")
+        log(f"rewrote the summary of {args.resummarise}")
+        return 0
     if args.clock == "real" and (args.profile != "measured" or args.asr_cost or args.tts_cost):
         raise SystemExit("--profile, --asr-cost and --tts-cost model time: use --clock virtual")
     started = time.perf_counter()

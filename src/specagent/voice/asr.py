@@ -17,7 +17,7 @@ import numpy as np
 from ..extras import require
 from .assets import offline, whisper_model_dir
 
-__all__ = ["WhisperAsr", "agreed_words", "same_word"]
+__all__ = ["WhisperAsr", "agreed_words", "same_word", "vocabulary_prompt"]
 
 
 class WhisperAsr:
@@ -48,7 +48,9 @@ class WhisperAsr:
             str(self.model_dir), device="cpu", compute_type="int8", cpu_threads=cpu_threads
         )
 
-    def transcribe(self, samples: np.ndarray) -> str:
+    def transcribe(self, samples: np.ndarray, prompt: str | None = None) -> str:
+        """The words in ``samples``; ``prompt`` (else the one given at construction) is the
+        text Whisper takes as said before the audio."""
         if len(samples) < 1600:  # under 0.1 s: nothing Whisper can read
             return ""
         segments, _ = self._model.transcribe(
@@ -56,13 +58,21 @@ class WhisperAsr:
             language="en",
             beam_size=self.beam_size,
             best_of=1,
-            initial_prompt=self.prompt,
+            initial_prompt=self.prompt if prompt is None else prompt,
             temperature=0.0,
             without_timestamps=True,
             condition_on_previous_text=False,
             vad_filter=False,
         )
         return " ".join(s.text.strip() for s in segments).strip()
+
+
+def vocabulary_prompt(tool_names: list[str]) -> str:
+    """A prompt naming what the agent's tools deal in ("Get weather. Search flights. ..."),
+    so Whisper expects those words. On the spoken set it lowered tiny.en's word error rate at
+    no cost per pass (docs/voice.md, "Hear right")."""
+    phrases = [" ".join(name.split("_")).capitalize() + "." for name in tool_names]
+    return " ".join(phrases)
 
 
 _WORD_RE = re.compile(r"[^a-z0-9']+")

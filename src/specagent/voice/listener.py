@@ -54,6 +54,8 @@ class ListenerConfig:
     """Audio kept from before the VAD's start signal (the onset it needed to be sure)."""
     turn_end: TurnEndConfig = field(default_factory=TurnEndConfig)
     """End-of-turn silence by how complete the words look (``adaptive=False``: fixed)."""
+    prompt: str | None = None
+    """Words Whisper should expect (see :func:`~.asr.vocabulary_prompt`); None: none."""
 
 
 @dataclass
@@ -251,7 +253,8 @@ class Listener:
         return self._jobs.popleft()
 
     async def _transcribe(self, samples: np.ndarray, kind: str) -> list[str]:
-        text, seconds = await self._worker.run(self._asr.transcribe, samples)
+        prompt = () if self.config.prompt is None else (self.config.prompt,)
+        text, seconds = await self._worker.run(self._asr.transcribe, samples, *prompt)
         stats = self.stats
         stats.passes += 1
         stats.asr_s += seconds
