@@ -17,6 +17,7 @@ from specagent.events import (
     ToolCallFailed,
     ToolCallFinished,
     ToolCallHeld,
+    ToolCallRemoved,
     ToolCallRevised,
     UserSpeech,
 )
@@ -711,3 +712,25 @@ def test_a_streaming_model_stuck_before_the_final_words_waits_for_more_words():
         Session(backend, make_tools(world), clock, Policy.ASYNC, config=config), clock, WEATHER
     )
     assert result.ended == "too_many_protocol_errors"
+
+
+def test_removing_a_removed_call_again_is_an_error_not_another_removal():
+    """Seen with the 1.5B model: it repeated `<remove id="3"/>` until its generation limit,
+    each one recorded as a fresh removal. The second removal is refused with a message."""
+    clock, world = VirtualClock(), World()
+
+    def responder(messages):
+        made = model_said(messages)
+        if "tool_call" not in made:
+            return call(1, "hang")
+        if made.count("<remove") < 2:
+            return '<remove id="1"/>'
+        return "<answer>ok</answer>"
+
+    session = Session(ScriptedBackend(clock, responder), make_tools(world), clock, Policy.ASYNC)
+    result, others = run(session, clock, WEATHER)
+    removals = [e for e in result.ledger if isinstance(e, ToolCallRemoved)]
+    errors = [e.message for e in result.ledger if isinstance(e, ProtocolError)]
+    assert len(removals) == 1
+    assert any("already cancelled" in m and "do not remove it again" in m for m in errors)
+    assert result.answer == "ok" and others == []

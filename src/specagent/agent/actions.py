@@ -388,6 +388,12 @@ def _remove(turn: Turn, action: RemoveAction) -> None:
         problem = f"there is no call {action.call_id}"
     elif rec.disposition is Disposition.COMMITTED or rec.pending is PendingDecision.COMMIT:
         problem = f"call {action.call_id} is already committed and cannot be removed"
+    elif rec.disposition is not None or rec.pending is PendingDecision.UNDO:
+        ended = "being undone" if rec.disposition is None else rec.disposition.value
+        problem = (  # a second removal changes nothing; a model that repeats it must hear so
+            f"call {action.call_id} is already {ended}; do not remove it again: make the "
+            "next call or answer"
+        )
     else:
         turn.record(
             ToolCallRemoved(t=turn.clock.now(), call_id=action.call_id, version=rec.version)
