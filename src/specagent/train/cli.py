@@ -31,8 +31,13 @@ def synth(
         int, typer.Option("--count", "-n", help="Traces to play (invalid ones dropped).")
     ] = 1000,
     source: Annotated[
-        str, typer.Option("--source", help="Task source: assistant or jsonl:PATH.")
-    ] = "assistant",
+        str,
+        typer.Option(
+            "--source",
+            help="Task source: assistant-bench (the assistant benchmark's train split), "
+            "assistant (the example toolset's generated requests) or jsonl:PATH.",
+        ),
+    ] = "assistant-bench",
     seed: Annotated[int, typer.Option("--seed", help="Seed: same seed, same file.")] = 0,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write the synthesis report here.")
@@ -57,7 +62,13 @@ def synth(
             tasks, count, seed=seed, progress=lambda done, _: progress.update(bar, completed=done)
         )
     write_jsonl(traces, out)
-    summary = result.to_json()
+    summary = {"source": source, "tasks": len(tasks), **result.to_json()}
+    if source == "assistant-bench":
+        from .assistant_bench_tasks import skipped_train_episodes
+
+        summary["skipped_episodes"] = [
+            {"episode_id": s.episode_id, "reason": s.reason} for s in skipped_train_episodes()
+        ]
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(json.dumps(summary, indent=1))

@@ -1,7 +1,8 @@
 """Where train tasks come from: the named sources and ``jsonl:PATH``, one split at a time.
 
 The task model (:class:`~specagent.train.tasks.TrainTask`) lives in ``tasks.py``; each source
-module (``assistant_tasks.py``, ``jsonl_tasks.py``) builds tasks from it, and this module picks
+module (``assistant_tasks.py``, ``assistant_bench_tasks.py``, ``jsonl_tasks.py``) builds tasks
+from it, and this module picks
 the source. Keeping the registry apart from the model is what lets the sources import the
 model without the model importing them back. A source is imported only when asked for.
 """
@@ -24,13 +25,24 @@ def _assistant(split: str) -> list[TrainTask]:
     return assistant_tasks(split)
 
 
+def _assistant_bench(split: str) -> list[TrainTask]:
+    from .assistant_bench_tasks import bench_tasks
+
+    return bench_tasks(split)
+
+
 def _jsonl(path: str, split: str) -> list[TrainTask]:
     from .jsonl_tasks import jsonl_tasks
 
     return jsonl_tasks(path, split)
 
 
-TASK_SOURCES: dict[str, TaskSource] = {"assistant": _assistant}
+TASK_SOURCES: dict[str, TaskSource] = {
+    "assistant": _assistant,
+    "assistant-bench": _assistant_bench,
+}
+"""``assistant``: generated requests over the example toolset (``envs/assistant``);
+``assistant-bench``: the episodes of the ``assistant`` benchmark (its 20 tools, its split)."""
 
 
 def load_tasks(source: str, *, split: str = "train", limit: int | None = None) -> list[TrainTask]:

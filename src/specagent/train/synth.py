@@ -13,6 +13,11 @@ Variation per trace (all drawn from one seeded RNG, so a run is reproducible): p
 (mostly ``speculative``/``async``, some ``sync`` so the model also knows the baseline's
 context), speaking rate, words per update, the model's speed, tool latency seed.
 
+A task of several turns is played as the benchmark runner plays a conversation: one session
+per turn on one shared ledger, so later turns see the earlier ones. A task that carries its
+benchmark's checker (:class:`~specagent.train.tasks.TaskWorld`) has the world it left behind
+and its answers judged by that checker too (``benchmark_check``).
+
 Every trace is validated (:mod:`.validate`) and invalid ones are counted by reason and
 dropped. Output: chat-format JSONL (``messages`` with ``role``, ``content`` and ``train``,
 False for context, for interrupted generations and for most pauses, see
@@ -30,14 +35,17 @@ from pathlib import Path
 from typing import Any
 
 from ..agent.policies import Policy
+from ..agent.prompt import system_prompt
 from ..agent.records import SessionConfig, SessionResult
 from ..agent.session import Session
 from ..clock import VirtualClock
 from ..envs.assistant import tool_latency
+from ..ledger import Ledger
 from ..models.base import ModelError
 from ..models.scripted import ScriptedBackend
 from ..protocol import ChatMessage, render_messages
 from ..speech.simulator import simulate_speech
+from ..tools import Toolset
 from .tasks import TrainTask, require_train
 from .teacher import Teacher, TeacherError
 from .validate import TraceInvalid, validate_trace
@@ -49,6 +57,7 @@ __all__ = [
     "draw_settings",
     "play_task",
     "synthesize",
+    "task_prompt",
     "write_jsonl",
 ]
 
@@ -159,37 +168,72 @@ def draw_settings(rng: random.Random) -> TraceSettings:
     )
 
 
-def _run(task: TrainTask, settings: TraceSettings) -> tuple[SessionResult, list[ChatMessage], Any]:
+def task_prompt(task: TrainTask, toolset: Toolset) -> str:
+    """The system prompt of a task's sessions: the runtime's, plus the task's context (as the
+    benchmark runner builds it, so the model trains on the prompt it is evaluated with)."""
+    prompt = system_prompt(toolset.schemas())
+    return f"{prompt}\n\n{task.context}" if task.context else prompt
+
+
+@dataclass
+class _Played:
+    results: list[SessionResult]
+    messages: list[ChatMessage]
+    backend: ScriptedBackend
+    problems: list[str]
+    """What the task's own checker (if any) found wrong with the world and the answers."""
+
+
+def _run(task: TrainTask, settings: TraceSettings) -> _Played:
+    """Play every turn of ``task`` as sessions on one ledger (as the benchmark runner does)."""
     clock = VirtualClock()
     teacher = Teacher(task, settings.seed)
     backend = ScriptedBackend(clock, teacher, ttft_s=settings.ttft_s, token_s=settings.token_s)
-    toolset = task.make_toolset()
-    session = Session(
-        backend,
-        toolset,
-        clock,
-        Policy(settings.policy),
-        latency=tool_latency(settings.latency_seed),
-        config=SessionConfig(),
-    )
-    speech = simulate_speech(
-        task.request, words_per_minute=settings.words_per_minute, chunk_words=settings.chunk_words
-    )
-    result = clock.run(session.run(speech))
-    messages = render_messages(result.ledger.events, session.prompt)
-    return result, messages, backend
+    world = task.make_world() if task.make_world is not None else None
+    toolset = world.toolset if world is not None else task.make_toolset()
+    prompt = task_prompt(task, toolset)
+    ledger = Ledger()
+    latency = tool_latency(settings.latency_seed)
+    results: list[SessionResult] = []
+    for turn in task.turns:
+        session = Session(
+            backend,
+            toolset,
+            clock,
+            Policy(settings.policy),
+            ledger=ledger,
+            latency=latency,
+            config=SessionConfig(),
+            prompt=prompt,
+            known=task.context,
+        )
+        speech = simulate_speech(
+            turn.request,
+            words_per_minute=settings.words_per_minute,
+            chunk_words=settings.chunk_words,
+        )
+        result = clock.run(session.run(speech))
+        results.append(result)
+        if result.ended != "answered":
+            break  # the next turn would follow an unanswered one; the trace is rejected
+    messages = render_messages(ledger.events, prompt)
+    problems = world.check([r.answer for r in results]) if world is not None else []
+    return _Played(results, messages, backend, problems)
 
 
 def play_task(task: TrainTask, settings: TraceSettings, trace_id: str) -> Trace:
     """Play one train task and return its validated trace, or raise :class:`TraceInvalid`."""
     require_train(task)
     try:
-        result, messages, backend = _run(task, settings)
+        played = _run(task, settings)
     except TeacherError as exc:
         raise TraceInvalid("teacher_error", str(exc)) from exc
     except ModelError as exc:
         raise TraceInvalid("model_error", str(exc)) from exc
-    report = validate_trace(task, messages, result, backend.contexts)
+    messages = played.messages
+    report = validate_trace(task, messages, played.results, played.backend.contexts)
+    if played.problems:
+        raise TraceInvalid("benchmark_check", "; ".join(played.problems))
     keep = random.Random(f"{settings.seed}|pauses")
     mask = tuple(
         m.role == "assistant"

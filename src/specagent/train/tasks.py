@@ -5,12 +5,19 @@ how a run is checked, but a teacher also needs the *ground truth*: which calls t
 asks for and, since the request arrives word by word, from which word on each call is
 determined. :class:`TrainTask` carries exactly that, whatever dataset it came from:
 
-* ``request``: the user's words (one turn);
+* ``request``: the user's words (the first turn);
 * ``calls``: :class:`ScriptCall` s in the order an expert would make them, each with the
   versions of its arguments as more words arrive (an early guess that later words revise),
   the results it needs first, and, for a call the user takes back, the word that retracts it;
 * ``make_toolset``: the real tools, bound to fresh state;
-* ``answer``: the reply once every result is in.
+* ``answer``: the reply once every result is in;
+* ``followups``: later turns of the same conversation (:class:`TaskTurn`), each with its own
+  words, calls and answer, played on the same ledger and the same tools;
+* ``context``: what the benchmark adds to the system prompt (today's date), which also counts
+  as said for the runtime's grounding checks;
+* ``make_world``: optionally, the tools together with the benchmark's own checker of the
+  world they leave behind (:class:`TaskWorld`), so a trace is also judged as the benchmark
+  judges a run.
 
 Where tasks come from is ``sources.py`` (:func:`~specagent.train.sources.load_tasks`); each
 source yields tasks of one split. Training data is only ever made from ``train`` tasks:
@@ -31,6 +38,8 @@ __all__ = [
     "ArgsFn",
     "Results",
     "ScriptCall",
+    "TaskTurn",
+    "TaskWorld",
     "TestSplitError",
     "TrainTask",
     "names_in",
@@ -100,8 +109,36 @@ class ScriptCall:
 
 
 @dataclass(frozen=True)
+class TaskTurn:
+    """One thing the user says, the calls it asks for and the reply once their results are in.
+
+    ``answer`` gets the results of every call made so far in the conversation, by key.
+    """
+
+    request: str
+    calls: tuple[ScriptCall, ...]
+    answer: Callable[[Results], str] = field(repr=False, compare=False)
+
+    @property
+    def words(self) -> int:
+        return len(self.request.split())
+
+
+@dataclass(frozen=True)
+class TaskWorld:
+    """The tools of one trace and the benchmark's judgement of what they were left with.
+
+    ``check(answers)`` returns the problems the benchmark's checker finds with the committed
+    state and the answers given (one per turn); an empty list means the run passes.
+    """
+
+    toolset: Toolset
+    check: Callable[[Sequence[str | None]], list[str]]
+
+
+@dataclass(frozen=True)
 class TrainTask:
-    """One single-turn task with its expert script."""
+    """One task with its expert script: a first turn, and possibly follow-up turns."""
 
     id: str
     source: str
@@ -111,29 +148,41 @@ class TrainTask:
     make_toolset: Callable[[], Toolset] = field(repr=False, compare=False)
     answer: Callable[[Results], str] = field(repr=False, compare=False)
     family: str = ""
+    followups: tuple[TaskTurn, ...] = ()
+    context: str = ""
+    make_world: Callable[[], TaskWorld] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.split not in ("train", "test"):
             raise ValueError(f"task {self.id!r}: split must be 'train' or 'test'")
-        keys = [c.key for c in self.calls]
+        keys = [c.key for turn in self.turns for c in turn.calls]
         if len(set(keys)) != len(keys):
             raise ValueError(f"task {self.id!r}: duplicate call keys")
-        words = len(self.request.split())
-        for call in self.calls:
-            if call.versions[-1][0] > words:
-                raise ValueError(
-                    f"task {self.id!r}: call {call.key!r} known after the request ends"
-                )
-            unknown = [n for n in call.needs if n not in keys]
-            if unknown:
-                raise ValueError(f"task {self.id!r}: call {call.key!r} needs unknown {unknown}")
+        for turn in self.turns:
+            here = {c.key for c in turn.calls}
+            for call in turn.calls:
+                if call.versions[-1][0] > turn.words:
+                    raise ValueError(
+                        f"task {self.id!r}: call {call.key!r} known after the request ends"
+                    )
+                unknown = [n for n in call.needs if n not in here]
+                if unknown:
+                    raise ValueError(
+                        f"task {self.id!r}: call {call.key!r} needs unknown {unknown} "
+                        "(a call may need only calls of its own turn)"
+                    )
+
+    @property
+    def turns(self) -> tuple[TaskTurn, ...]:
+        """Every turn in order: the first (``request``, ``calls``, ``answer``), then the rest."""
+        return (TaskTurn(self.request, self.calls, self.answer), *self.followups)
 
     @property
     def words(self) -> int:
         return len(self.request.split())
 
     def gold_calls(self, results: Results) -> list[tuple[str, dict[str, Any]]]:
-        """The calls the request asks for (name, final arguments), given the results."""
+        """The calls the first turn asks for (name, final arguments), given the results."""
         return [(c.name, c.final_args(results)) for c in self.calls if c.gold]
 
 

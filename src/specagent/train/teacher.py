@@ -12,6 +12,10 @@ then applies one rule with the task's script (:class:`~specagent.train.tasks.Scr
 4. otherwise it pauses while the user is still speaking or a call is unfinished;
 5. and answers once the user has finished and every result is in.
 
+In a conversation of several turns (:attr:`~specagent.train.tasks.TrainTask.followups`) the
+context holds the earlier turns too; a user update after a final one starts the next turn, and
+the rule applies to that turn's script, with every earlier result still readable.
+
 It writes a short reasoning before each action; when an event arrives mid-reasoning the
 runtime cuts it with ``</think_interrupted>``, as it would for a real model. The teacher
 never looks at anything but the context and the task script, so its choices are functions
@@ -40,7 +44,7 @@ from ..protocol import (
 )
 from ..protocol.inputs import CancelInput, QueryUpdateInput, ToolResultInput, read_inputs
 from ..tools import ToolError
-from .tasks import ScriptCall, TrainTask
+from .tasks import ScriptCall, TaskTurn, TrainTask
 
 __all__ = ["ContextView", "Teacher", "TeacherError", "read_context"]
 
@@ -54,6 +58,7 @@ class _Issued:
     call_id: int
     name: str
     arguments: dict[str, Any]
+    turn: int = 0
     live: bool = True
     has_result: bool = False
     result: Any = None
@@ -62,10 +67,13 @@ class _Issued:
 
 @dataclass
 class ContextView:
-    """What a context tells: words heard, the calls made and what came back."""
+    """What a context tells: the turn, its words heard so far, the calls made and what came back."""
 
     heard_text: str = ""
+    """The words of the current turn."""
     final: bool = False
+    """Whether the current turn's final words have arrived."""
+    turn: int = 0
     calls: dict[int, _Issued] = field(default_factory=dict)
     protocol_errors: int = 0
     outputs: int = 0
@@ -94,7 +102,7 @@ def read_context(messages: Sequence[ChatMessage]) -> ContextView:
             action = parsed.action
             if isinstance(action, ToolCallAction):
                 view.calls[action.call_id] = _Issued(
-                    action.call_id, action.name, dict(action.arguments)
+                    action.call_id, action.name, dict(action.arguments), turn=view.turn
                 )
                 next_id = max(next_id, action.call_id + 1)
             elif isinstance(action, RemoveAction) and action.call_id in view.calls:
@@ -102,6 +110,10 @@ def read_context(messages: Sequence[ChatMessage]) -> ContextView:
             continue
         for item in read_inputs(message.content):
             if isinstance(item, QueryUpdateInput):
+                if view.final:  # the previous turn is over: this is the next one
+                    view.turn += 1
+                    view.final = False
+                    words = []
                 words.append(item.text)
                 view.final = view.final or item.final
             elif isinstance(item, ToolResultInput):
@@ -140,14 +152,15 @@ class Teacher:
 
     # -- matching calls in the context to the script ----------------------------------------
 
-    def _assign(self, view: ContextView) -> dict[int, ScriptCall]:
-        """Which script call each issued id is (by name and any version's arguments)."""
+    def _assign(self, view: ContextView, turn: int) -> dict[int, ScriptCall]:
+        """Which script call of ``turn`` each id issued in it is (by name and any version)."""
+        script = self._turn(turn)
         taken: dict[int, ScriptCall] = {}
         used: set[str] = set()
         results = self._results(view, taken)
-        for call_id in sorted(view.calls):
+        for call_id in sorted(c for c, issued in view.calls.items() if issued.turn == turn):
             issued = view.calls[call_id]
-            for call in self.task.calls:
+            for call in script.calls:
                 if call.key in used or call.name != issued.name:
                     continue
                 if not all(n in results for n in call.needs):
@@ -161,6 +174,12 @@ class Teacher:
             else:
                 raise TeacherError(f"call {call_id} ({issued.name}) matches no script call")
         return taken
+
+    def _turn(self, index: int) -> TaskTurn:
+        turns = self.task.turns
+        if index >= len(turns):
+            raise TeacherError(f"the context has turn {index + 1}; the task has {len(turns)}")
+        return turns[index]
 
     @staticmethod
     def _results(view: ContextView, taken: dict[int, ScriptCall]) -> dict[str, Any]:
@@ -180,7 +199,11 @@ class Teacher:
         failed = [c for c in view.calls.values() if c.live and c.error is not None]
         if failed:
             raise TeacherError(f"call {failed[0].call_id} failed: {failed[0].error}")
-        taken = self._assign(view)
+        script = self._turn(view.turn)
+        taken = self._assign(view, view.turn)
+        earlier: dict[int, ScriptCall] = {}
+        for turn in range(view.turn):
+            earlier.update(self._assign(view, turn))
         results = self._results(view, taken)
         heard = view.heard if not view.final else 10**9
         live = {cid: call for cid, call in taken.items() if view.calls[cid].live}
@@ -207,7 +230,7 @@ class Teacher:
                 return think, ToolCallAction(cid, call.name, wanted)
         issued_keys = {call.key for call in taken.values()}
         next_id = max(view.calls, default=0) + 1
-        for call in self.task.calls:  # 3. the next call that is known
+        for call in script.calls:  # 3. the next call that is known
             if call.key in issued_keys or heard < call.known_at:
                 continue
             if call.removed_at is not None and heard >= call.removed_at:
@@ -231,11 +254,12 @@ class Teacher:
             ids = ", ".join(str(p) for p in pending)
             think = f"Wait for call {ids}."
             return think, PauseAction()
-        missing = [c.key for c in self.task.calls if c.gold and c.key not in results]
+        missing = [c.key for c in script.calls if c.gold and c.key not in results]
         if missing:
             raise TeacherError(f"the request is over but calls {missing} never ran")
         think = rng.choice(["All results are in.", "Done; answer."])
-        return think, AnswerAction(self.task.answer(results))
+        everything = {**self._results(view, earlier), **results}
+        return think, AnswerAction(script.answer(everything))
 
     def __call__(self, messages: Sequence[ChatMessage]) -> str:
         think, action = self.decide(messages)

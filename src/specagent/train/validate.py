@@ -13,7 +13,8 @@ which the synthesizer counts):
 * **executor replay**: the actions, replayed in order on fresh tools in a new
   :class:`~specagent.executor.ToolExecutor`, give the very results the trace shows
   (``executor_replay``);
-* the committed calls are the task's gold calls, no more and no fewer (``wrong_calls``).
+* the committed calls are the task's gold calls, no more and no fewer (``wrong_calls``), turn
+  by turn for a conversation of several turns.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 from ..agent.records import SessionResult
 from ..clock import VirtualClock
 from ..errors import SpecagentError
-from ..events import ToolCallIssued, ToolCallRevised, final_speech_t
+from ..events import SessionEnded, ToolCallIssued, ToolCallRevised, final_speech_t
 from ..executor import CallStatus, ToolExecutor
 from ..protocol import (
     THINK_INTERRUPTED,
@@ -205,40 +206,55 @@ def replay_executor(messages: Sequence[ChatMessage], toolset: Toolset) -> None:
         raise
 
 
-def _check_gold(task: TrainTask, result: SessionResult) -> None:
+def _check_gold(task: TrainTask, results: Sequence[SessionResult]) -> None:
+    """Each turn committed exactly its gold calls (results of earlier turns stay readable)."""
     toolset = task.make_toolset()
-    committed = [
-        c for c in result.tool_calls if c.disposition == "committed" and c.status == "done"
-    ]
-    unused = list(committed)
-    results: dict[str, Any] = {}
-    for call in task.calls:
-        if not call.gold:
-            continue
-        wanted = normalise(toolset[call.name].validate(call.final_args(results)))
-        match = next(
-            (c for c in unused if c.name == call.name and normalise(c.arguments) == wanted), None
-        )
-        if match is None:
-            raise TraceInvalid("wrong_calls", f"no committed {call.name} with {wanted}")
-        unused.remove(match)
-        results[call.key] = match.result
-    if unused:
-        raise TraceInvalid("wrong_calls", f"unexpected committed calls {[c.name for c in unused]}")
+    known: dict[str, Any] = {}
+    for index, (turn, result) in enumerate(zip(task.turns, results, strict=True)):
+        committed = [
+            c for c in result.tool_calls if c.disposition == "committed" and c.status == "done"
+        ]
+        unused = list(committed)
+        where = f"turn {index + 1}: " if len(task.turns) > 1 else ""
+        for call in turn.calls:
+            if not call.gold:
+                continue
+            wanted = normalise(toolset[call.name].validate(call.final_args(known)))
+            match = next(
+                (c for c in unused if c.name == call.name and normalise(c.arguments) == wanted),
+                None,
+            )
+            if match is None:
+                raise TraceInvalid("wrong_calls", f"{where}no committed {call.name} with {wanted}")
+            unused.remove(match)
+            known[call.key] = match.result
+        if unused:
+            raise TraceInvalid(
+                "wrong_calls", f"{where}unexpected committed calls {[c.name for c in unused]}"
+            )
 
 
 def validate_trace(
     task: TrainTask,
     messages: Sequence[ChatMessage],
-    result: SessionResult,
+    result: SessionResult | Sequence[SessionResult],
     contexts: Sequence[Sequence[ChatMessage]],
 ) -> dict[str, Any]:
-    """Check a trace (see module docstring); return its behaviour counts."""
-    if result.ended != "answered" or result.answer is None:
-        raise TraceInvalid("not_answered", f"session ended {result.ended!r}")
-    if result.protocol_errors or any(
-        "<protocol_error>" in m.content for m in messages if m.role == "user"
-    ):
+    """Check a trace (see module docstring); return its behaviour counts.
+
+    ``result``: the session result of each turn (or of the only one).
+    """
+    results = [result] if isinstance(result, SessionResult) else list(result)
+    if len(results) != len(task.turns):
+        raise TraceInvalid(
+            "not_answered", f"{len(results)} of the task's {len(task.turns)} turns were played"
+        )
+    for turn_result in results:
+        if turn_result.ended != "answered" or turn_result.answer is None:
+            raise TraceInvalid("not_answered", f"session ended {turn_result.ended!r}")
+        if turn_result.protocol_errors:
+            raise TraceInvalid("protocol_error", "the trace holds a protocol error")
+    if any("<protocol_error>" in m.content for m in messages if m.role == "user"):
         raise TraceInvalid("protocol_error", "the trace holds a protocol error")
     seen = {tuple(c) for c in contexts}
     for i, message in enumerate(messages):
@@ -246,15 +262,23 @@ def validate_trace(
             raise TraceInvalid("context_mismatch", f"message {i} follows a context never shown")
     counts = replay_parser(messages)
     replay_executor(messages, task.make_toolset())
-    _check_gold(task, result)
-    final_t = final_speech_t(result.ledger.events)
-    if final_t is None:
-        final_t = float("inf")
-    counts["early_calls"] = sum(
-        1
-        for e in result.ledger.events
-        if isinstance(e, (ToolCallIssued, ToolCallRevised)) and e.t < final_t
-    )
+    _check_gold(task, results)
+    events = results[-1].ledger.events
+    finals: list[float] = []
+    turn_events: list[Any] = []
+    early = 0
+    for event in events:  # calls issued or revised before the final words of their own turn
+        turn_events.append(event)
+        if isinstance(event, SessionEnded):
+            final_t = final_speech_t(turn_events)
+            finals.append(final_t if final_t is not None else float("inf"))
+            early += sum(
+                1
+                for e in turn_events
+                if isinstance(e, (ToolCallIssued, ToolCallRevised)) and e.t < finals[-1]
+            )
+            turn_events = []
+    counts["early_calls"] = early
     counts["cancelled"] = sum(mentions_cancel(m.content) for m in messages)
-    counts["latency_ms"] = round(1000 * (result.latency_s or 0.0))
+    counts["latency_ms"] = round(1000 * sum(r.latency_s or 0.0 for r in results))
     return counts
