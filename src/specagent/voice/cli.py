@@ -179,6 +179,10 @@ def voice(
     partial_every: Annotated[
         float, typer.Option(help="Partial re-transcription period (s).")
     ] = 1.0,
+    vocabulary: Annotated[
+        str | None,
+        typer.Option(help="Words Whisper should expect besides the tools' names (places, names)."),
+    ] = None,
     chunk: Annotated[
         float, typer.Option(help="Playback chunk (s); barge-in stops within one.")
     ] = 0.04,
@@ -244,6 +248,7 @@ def voice(
                 adaptive=not fixed_end,
             ),
             preempt=preempt,
+            vocabulary=vocabulary or True,
         )
         the_clock = _clock(clock)
         from ..models.loader import load_backend
