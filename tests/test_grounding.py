@@ -7,7 +7,12 @@ from test_session import World, call, everything_said, make_tools, run, speech
 from specagent.agent import Policy, Session
 from specagent.clock import VirtualClock
 from specagent.events import ModelOutput, ProtocolError, ToolCallStarted
-from specagent.grounding import said_values_prefix, ungrounded_values, values_written_so_far
+from specagent.grounding import (
+    said_values_prefix,
+    schema_choices,
+    ungrounded_values,
+    values_written_so_far,
+)
 from specagent.models import ScriptedBackend
 from specagent.models.scripted import split_tokens
 from specagent.tools import Effect, Toolset, tool
@@ -20,6 +25,23 @@ def test_ungrounded_values():
     assert ungrounded_values({"city": "New York"}, heard) == ["New York"]
     assert ungrounded_values({"ref": "$1.id", "x": "am", "ok": True}, heard) == []
     assert ungrounded_values({"filter": {"city": ["Rome"]}}, heard) == ["Rome"]
+
+
+def test_a_parameters_default_is_a_declared_choice_not_a_guess():
+    """Seen on the train split: the model wrote the default 60 minutes for a calendar event
+    the user gave no length for, and the call was refused as ungrounded."""
+
+    @tool(effect=Effect.IRREVERSIBLE)
+    async def add_event(title: str, time: str, duration_minutes: int = 60, kind: str = "work"):
+        """Add an event."""
+        return {"ok": True}
+
+    choices = schema_choices(add_event.parameters, add_event.description)
+    heard = "put the gym in at 8 am"
+    args = {"title": "gym", "time": "8", "duration_minutes": 60, "kind": "work"}
+    assert ungrounded_values(args, heard, choices=choices) == []
+    assert ungrounded_values({**args, "duration_minutes": 45}, heard, choices=choices) == ["45"]
+    assert ungrounded_values(args, heard) == ["60", "work"]  # without the schema: guesses
 
 
 def test_numbers_must_have_been_said_in_digits_or_words():
@@ -96,9 +118,7 @@ def test_values_written_so_far_reads_a_half_written_call():
     assert values_written_so_far(head) == [2]  # "6" may still grow into "60"
     assert values_written_so_far(head + ', "c": -1.5}') == [2, 6, -1.5]
     assert values_written_so_far('{"name": "lookup", "arguments": {"city": "Lon') == []
-    assert values_written_so_far('{"name": "lookup", "arguments": {"city": "London"') == [
-        "London"
-    ]
+    assert values_written_so_far('{"name": "lookup", "arguments": {"city": "London"') == ["London"]
     nested = '{"name": "x", "arguments": {"o": {"k": "v", "n": [1, 2]}, "q": "say \\"hi\\"",'
     assert values_written_so_far(nested) == ["v", 1, 2, 'say "hi"']
     assert values_written_so_far('{"name": "lookup", "argu') == []

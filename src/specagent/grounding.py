@@ -61,8 +61,16 @@ _NUMBER_WORDS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty"
 ).split()
-_TENS = {30: "thirty", 40: "forty", 50: "fifty", 60: "sixty", 70: "seventy", 80: "eighty",
-         90: "ninety", 100: "hundred"}
+_TENS = {
+    30: "thirty",
+    40: "forty",
+    50: "fifty",
+    60: "sixty",
+    70: "seventy",
+    80: "eighty",
+    90: "ninety",
+    100: "hundred",
+}
 
 
 def _numbers(value: Any) -> Iterable[float]:
@@ -104,9 +112,12 @@ _QUOTED_RE = re.compile(r"'([^'\n]{2,60})'|\"([^\"\n]{2,60})\"")
 
 
 def schema_choices(schema: Mapping[str, Any], description: str = "") -> set[str]:
-    """The values a tool offers as fixed choices: ``enum`` and ``const`` in its JSON Schema,
-    and values its descriptions quote ("the reason, either 'no longer needed' or 'ordered by
-    mistake'"). The model picks one of them, it does not invent it, so they need no evidence."""
+    """The values a tool offers as fixed choices: ``enum``, ``const`` and a parameter's
+    ``default`` in its JSON Schema, and values its descriptions quote ("the reason, either
+    'no longer needed' or 'ordered by mistake'"). The model picks one of them, it does not
+    invent it, so they need no evidence. (A default is what the tool would use anyway: a
+    model that writes ``duration_minutes: 60`` for a parameter defaulting to 60 has not
+    guessed; refusing it cost a right answer on the train split.)"""
     found: set[str] = set()
 
     def quoted(text: str) -> None:
@@ -121,6 +132,9 @@ def schema_choices(schema: Mapping[str, Any], description: str = "") -> set[str]
                 found.add(str(choice))
             if "const" in node:
                 found.add(str(node["const"]))
+            default = node.get("default")
+            if isinstance(default, (str, int, float)) and not isinstance(default, bool):
+                found.add(f"{default:g}" if isinstance(default, float) else str(default))
             if isinstance(node.get("description"), str):
                 quoted(node["description"])
             for value in node.values():
@@ -204,8 +218,9 @@ def _scan(partial_call: str) -> tuple[list[WrittenValue], int | None]:
                 return found, i  # the number may still grow
             if open_containers and text[end] in _NUMBER_END and (previous == ":" or in_array):
                 number = float(text[i:end])
-                found.append(WrittenValue(int(number) if number.is_integer() else number,
-                                          item_start))
+                found.append(
+                    WrittenValue(int(number) if number.is_integer() else number, item_start)
+                )
             previous, i = "0", end
         else:
             if ch in "{[":
