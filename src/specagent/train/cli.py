@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -78,67 +78,127 @@ def synth(
 @app.command()
 def train(
     data: Annotated[
-        Path, typer.Option("--data", help="Synth JSONL file (from `specagent synth`).")
-    ],
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="Run directory (adapter, checkpoints, log).")
-    ],
-    model: Annotated[
-        str, typer.Option("--model", help="Base model from the registry.")
-    ] = "smollm2-135m",
-    steps: Annotated[int, typer.Option("--steps", help="Optimizer steps.")] = 24,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 4,
-    grad_accum: Annotated[int, typer.Option("--grad-accum")] = 1,
-    learning_rate: Annotated[float, typer.Option("--lr")] = 3e-3,
-    warmup: Annotated[int, typer.Option("--warmup", help="Warm-up steps.")] = 2,
-    lora_r: Annotated[int, typer.Option("--lora-r")] = 16,
-    max_length: Annotated[
-        int, typer.Option("--max-length", help="Longer traces are dropped.")
-    ] = 2048,
-    max_minutes: Annotated[
-        float | None, typer.Option("--max-minutes", help="Stop after this long.")
+        Path | None, typer.Option("--data", help="Synth JSONL file (from `specagent synth`).")
     ] = None,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Run directory (settings, checkpoints, progress)."),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume",
+            help="Continue the run in this directory from its newest checkpoint, with its "
+            "stored settings (refused if its data file or a given option differs).",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Base model from the registry.")
+    ] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Optimizer steps.")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size")] = None,
+    grad_accum: Annotated[int | None, typer.Option("--grad-accum")] = None,
+    learning_rate: Annotated[float | None, typer.Option("--lr")] = None,
+    warmup: Annotated[int | None, typer.Option("--warmup", help="Warm-up steps.")] = None,
+    lora_r: Annotated[int | None, typer.Option("--lora-r", help="LoRA rank (alpha = 2 r).")] = None,
+    max_length: Annotated[
+        int | None, typer.Option("--max-length", help="Longer traces are dropped.")
+    ] = None,
+    max_examples: Annotated[
+        int | None, typer.Option("--max-examples", help="Use only the first N traces.")
+    ] = None,
+    save_steps: Annotated[
+        int | None, typer.Option("--save-steps", help="A checkpoint every N steps.")
+    ] = None,
+    max_minutes: Annotated[
+        float | None,
+        typer.Option(
+            "--max-minutes",
+            help="This session's budget: stop with a checkpoint before another step would "
+            "overrun it (resume later with --resume).",
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
     export: Annotated[
-        bool, typer.Option("--export/--no-export", help="Write merged weights and GGUFs.")
+        bool,
+        typer.Option(
+            "--export/--no-export", help="Once every step is done, write merged weights and GGUFs."
+        ),
     ] = True,
     name: Annotated[
-        str, typer.Option("--name", help="Name of the trained model.")
-    ] = "smollm2-135m-async",
+        str | None, typer.Option("--name", help="Name of the trained model (MODEL-async).")
+    ] = None,
 ) -> None:
-    """Fine-tune a registry model with LoRA on synthesized traces, then export it."""
-    from .sft import TrainingStackMissing, TrainSettings, plot_loss
+    """Fine-tune a registry model with LoRA on synthesized traces (resumable), then export it."""
+    from .run_dir import RunDirError, load_run
+    from .settings import TrainSettings
+
+    given = {
+        "data": str(data.resolve()) if data is not None else None,
+        "model": model,
+        "max_steps": steps,
+        "batch_size": batch_size,
+        "grad_accum": grad_accum,
+        "learning_rate": learning_rate,
+        "warmup_steps": warmup,
+        "lora_r": lora_r,
+        "lora_alpha": 2 * lora_r if lora_r is not None else None,
+        "max_length": max_length,
+        "max_examples": max_examples,
+        "save_steps": save_steps,
+        "max_minutes": max_minutes,
+        "seed": seed,
+    }
+    try:
+        if resume is not None:
+            if out is not None and out.resolve() != resume.resolve():
+                raise RunDirError("give the run directory once: --resume RUN_DIR (without --out)")
+            settings = load_run(resume, given)
+            run_dir = resume
+        else:
+            if data is None or out is None:
+                raise RunDirError("a new run needs --data and --out (or --resume RUN_DIR)")
+            settings = TrainSettings(
+                output_dir=str(out), **{k: v for k, v in given.items() if v is not None}
+            )
+            run_dir = out
+    except RunDirError as exc:
+        _err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    _train_and_export(settings, run_dir, resume is not None, export, name)
+
+
+def _train_and_export(
+    settings: Any, run_dir: Path, resume: bool, export: bool, name: str | None
+) -> None:
+    from .sft import TrainingStackMissing, plot_loss
     from .sft import train as run_training
 
-    settings = TrainSettings(
-        data=str(data),
-        output_dir=str(out),
-        model=model,
-        max_steps=steps,
-        batch_size=batch_size,
-        grad_accum=grad_accum,
-        learning_rate=learning_rate,
-        lora_r=lora_r,
-        lora_alpha=2 * lora_r,
-        max_length=max_length,
-        max_minutes=max_minutes,
-        warmup_steps=warmup,
-        seed=seed,
-    )
     try:
-        report = run_training(settings)
-    except TrainingStackMissing as exc:
+        report = run_training(settings, resume=resume, echo=lambda line: _err.print(line))
+    except (TrainingStackMissing, ValueError, FileNotFoundError) as exc:  # RunDirError too
         _err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    except (ValueError, FileNotFoundError) as exc:
-        _err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    plot_loss(report.log, out / "loss.png", f"{model} LoRA r{lora_r}: {report.steps} steps")
+    plot_loss(
+        report.log,
+        run_dir / "loss.png",
+        f"{settings.model} LoRA r{settings.lora_r}: {report.steps} steps",
+    )
     result = {k: v for k, v in report.to_json().items() if k != "log"}
-    if export:
+    if not report.complete:
+        _err.print(
+            f"stopped at step {report.steps}/{settings.max_steps} (checkpoint saved); "
+            f"continue with: specagent train --resume {run_dir}"
+        )
+    elif export:
         from .export import export_all
 
-        result["export"] = export_all(out / "adapter", out / "export", model, name).to_json()
+        result["export"] = export_all(
+            run_dir / "adapter",
+            run_dir / "export",
+            settings.model,
+            name or f"{settings.model}-async",
+        ).to_json()
     typer.echo(json.dumps(result, indent=1))
 
 

@@ -21,13 +21,16 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import SpecagentError
 from ..extras import MissingExtraError, require
+from .progress import ProgressTracker
+from .run_dir import CHECKPOINTS, checkpoint_step, last_checkpoint, start_run, write_json_atomic
+from .settings import TrainSettings
 
 __all__ = [
     "TrainReport",
@@ -56,31 +59,6 @@ def require_stack() -> None:
             raise TrainingStackMissing(str(exc)) from None
 
 
-@dataclass(frozen=True)
-class TrainSettings:
-    """One fine-tuning run. Defaults: the recorded SmolLM2-135M run (docs/training.md)."""
-
-    data: str
-    output_dir: str
-    model: str = "smollm2-135m"
-    max_steps: int = 24
-    batch_size: int = 4
-    grad_accum: int = 1
-    learning_rate: float = 3e-3
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.0
-    max_length: int = 2048
-    max_examples: int | None = None
-    seed: int = 0
-    save_steps: int = 50
-    logging_steps: int = 1
-    warmup_steps: int = 2
-    threads: int = 2
-    max_minutes: float | None = None
-    """Stop (saving what was learnt) once training has run this long; the machine is shared."""
-
-
 @dataclass
 class TrainReport:
     """What a run did, for docs and for the CLI."""
@@ -96,6 +74,21 @@ class TrainReport:
     last_loss: float | None
     log: list[dict[str, float]] = field(default_factory=list)
     adapter_dir: str = ""
+    complete: bool = True
+    """Every step taken; ``False`` when the time budget stopped the session (resume it)."""
+    resumed_from: int | None = None
+    """The checkpoint step this session continued from (``None``: it started the run)."""
+    peak_rss_mb: float | None = None
+    """Peak resident memory of the training process, MB."""
+    mean_batch_tokens: float | None = None
+    """Tokens per optimizer step (all rows of its batches, padding included)."""
+    mean_learnt_tokens: float | None = None
+    """Learnt (loss) tokens per optimizer step."""
+    mean_prefix_tokens: float | None = None
+    """Shared prompt tokens per batch, computed once without gradient."""
+    s_per_step: float | None = None
+    """This session's mean seconds per step (the first step, which warms up, left out when
+    there are others)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -218,7 +211,9 @@ def _decoder_and_head(model: Any) -> tuple[Any, Any]:
     return base.model, base.lm_head
 
 
-def _prefix_cached_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any) -> Any:
+def _prefix_cached_loss(
+    model: Any, inputs: dict[str, Any], num_items_in_batch: Any, *, with_prefix: bool = False
+) -> Any:
     """Mean cross-entropy over the learnt tokens, computed cheaply (see :func:`shared_prefix`).
 
     Only the positions that predict a learnt token go through the 49k-word output layer
@@ -245,46 +240,99 @@ def _prefix_cached_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: 
     logits = head(hidden[:, :-1][keep]).float()
     total = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="sum")
     count = num_items_in_batch if num_items_in_batch is not None else keep.sum()
-    return total / count
+    return (total / count, n) if with_prefix else total / count
 
 
-def train(settings: TrainSettings) -> TrainReport:
-    """Fine-tune ``settings.model`` on ``settings.data``; save the adapter and the loss log."""
+def _truncate_log(path: Path, last_step: int) -> list[dict[str, float]]:
+    """Keep the loss lines up to ``last_step`` (a session may have logged past its last
+    checkpoint before it was stopped); return them."""
+    if not path.is_file():
+        return []
+    kept = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    kept = [e for e in kept if e["step"] <= last_step]
+    path.write_text("".join(json.dumps(e) + "\n" for e in kept))
+    return kept
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KB on Linux
+
+
+def train(
+    settings: TrainSettings,
+    *,
+    resume: bool = False,
+    echo: Callable[[str], None] | None = None,
+) -> TrainReport:
+    """Fine-tune ``settings.model`` on ``settings.data``; save the adapter and the loss log.
+
+    A new run records itself in its directory (:func:`~specagent.train.run_dir.start_run`,
+    which refuses a directory holding a run). With ``resume``, training continues from the
+    newest complete checkpoint in ``settings.output_dir`` (from step 0 if there is none yet);
+    the caller loads the stored settings (:func:`~specagent.train.run_dir.load_run`). Each
+    step writes a progress line (``echo`` gets its text). With ``max_minutes``, the session
+    stops once another step would overrun the budget, after saving a checkpoint.
+    """
     require_stack()
     import torch
     from peft import LoraConfig
     from transformers import TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
+    out = Path(settings.output_dir)
+    checkpoint = last_checkpoint(out) if resume else None
+    if not resume:
+        start_run(settings)
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
-    out = Path(settings.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load_base(settings.model)
     dataset, stats = load_traces(
         settings.data, tokenizer, settings.max_length, settings.max_examples
     )
-    log: list[dict[str, float]] = []
+    loss_path = out / "loss_log.jsonl"
+    start_step = checkpoint_step(checkpoint) if checkpoint is not None else 0
+    if resume:
+        log = _truncate_log(loss_path, start_step)
+    else:
+        loss_path.unlink(missing_ok=True)
+        log = []
+    budget = None if settings.max_minutes is None else 60 * settings.max_minutes
+    counts = {"tokens": 0, "learnt": 0, "prefix": 0, "batches": 0}
+    per_step: list[dict[str, float]] = []
+    state_box: dict[str, ProgressTracker] = {}
 
-    class _Log(TrainerCallback):  # type: ignore[misc]
-        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
-            if logs and "loss" in logs:
-                log.append({"step": float(state.global_step), "loss": float(logs["loss"])})
-                with (out / "loss_log.jsonl").open("a") as fh:
-                    fh.write(json.dumps(log[-1]) + "\n")
-
-    class _Budget(TrainerCallback):  # type: ignore[misc]
-        def __init__(self) -> None:
-            self.start = time.monotonic()
+    class _Progress(TrainerCallback):  # type: ignore[misc]
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            state_box["tracker"] = ProgressTracker(
+                out, settings.max_steps, start_step=state.global_step, budget_s=budget, echo=echo
+            )
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            budget = settings.max_minutes
-            if budget is not None and time.monotonic() - self.start > 60 * budget:
+            tracker = state_box["tracker"]
+            tracker.tick()
+            per_step.append(
+                {"s": tracker.last_step_s or 0.0, **{k: float(v) for k, v in counts.items()}}
+            )
+            for key in counts:
+                counts[key] = 0
+            if state.global_step < state.max_steps and tracker.should_stop():
+                control.should_save = True  # stop *with* a checkpoint: --resume goes on from it
                 control.should_training_stop = True
 
-    (out / "loss_log.jsonl").unlink(missing_ok=True)
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+            if logs and "loss" in logs:
+                entry = {"step": float(state.global_step), "loss": float(logs["loss"])}
+                log.append(entry)
+                with loss_path.open("a") as fh:
+                    fh.write(json.dumps(entry) + "\n")
+                tokens = int(per_step[-1]["tokens"]) if per_step else None
+                state_box["tracker"].report(state.global_step, entry["loss"], tokens)
+
     config = SFTConfig(
-        output_dir=str(out / "checkpoints"),
+        output_dir=str(out / CHECKPOINTS),
         max_steps=settings.max_steps,
         per_device_train_batch_size=settings.batch_size,
         gradient_accumulation_steps=settings.grad_accum,
@@ -300,9 +348,9 @@ def train(settings: TrainSettings) -> TrainReport:
         report_to=[],
         use_cpu=True,
         dataloader_num_workers=0,
-        disable_tqdm=False,
-        gradient_checkpointing=False,
-        train_sampling_strategy="group_by_length",  # less padding per batch  # recomputation costs time; memory is not short here
+        disable_tqdm=True,  # the progress lines say the same, with an ETA across sessions
+        gradient_checkpointing=False,  # recomputation costs time; memory is not short here
+        train_sampling_strategy="group_by_length",  # less padding per batch
         bf16=False,
         fp16=False,
     )
@@ -330,7 +378,11 @@ def train(settings: TrainSettings) -> TrainReport:
             return_outputs: bool = False,
             num_items_in_batch: Any = None,
         ) -> Any:
-            loss = _prefix_cached_loss(model, inputs, num_items_in_batch)
+            loss, prefix = _prefix_cached_loss(model, inputs, num_items_in_batch, with_prefix=True)
+            counts["tokens"] += int(inputs["input_ids"].numel())
+            counts["learnt"] += int((inputs["labels"] != -100).sum())
+            counts["prefix"] += prefix
+            counts["batches"] += 1
             return (loss, None) if return_outputs else loss
 
     trainer = _PrefixSFTTrainer(
@@ -339,28 +391,47 @@ def train(settings: TrainSettings) -> TrainReport:
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[_Log(), _Budget()],
+        callbacks=[_Progress()],
     )
     started = time.monotonic()
-    trainer.train()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
     wall = time.monotonic() - started
+    steps = int(trainer.state.global_step)
+    if "tracker" in state_box:
+        state_box["tracker"].finish(steps)
     adapter_dir = out / "adapter"
     trainer.model.save_pretrained(str(adapter_dir))
     tokenizer.save_pretrained(str(adapter_dir))
+    timed = per_step[1:] if len(per_step) > 1 else per_step
+
+    def mean(key: str) -> float | None:
+        return round(sum(e[key] for e in timed) / len(timed), 3) if timed else None
+
     report = TrainReport(
         settings=asdict(settings),
         examples=stats["examples"],
         dropped_too_long=stats["dropped_too_long"],
         tokens=stats["tokens"],
         loss_tokens=stats["loss_tokens"],
-        steps=int(trainer.state.global_step),
+        steps=steps,
         wall_s=round(wall, 1),
         first_loss=log[0]["loss"] if log else None,
         last_loss=log[-1]["loss"] if log else None,
         log=log,
         adapter_dir=str(adapter_dir),
+        complete=steps >= settings.max_steps,
+        resumed_from=start_step if resume else None,
+        peak_rss_mb=_peak_rss_mb(),
+        mean_batch_tokens=mean("tokens"),
+        mean_learnt_tokens=mean("learnt"),
+        mean_prefix_tokens=(
+            round(sum(e["prefix"] / max(e["batches"], 1) for e in timed) / len(timed), 1)
+            if timed
+            else None
+        ),
+        s_per_step=mean("s"),
     )
-    (out / "train_report.json").write_text(json.dumps(report.to_json(), indent=1))
+    write_json_atomic(out / "train_report.json", report.to_json())
     return report
 
 
