@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["system_prompt"]
+__all__ = ["system_prompt", "tool_list", "with_tools"]
 
 _INSTRUCTIONS = """\
 You are a voice assistant that calls tools. The user's words arrive while they speak: \
@@ -26,5 +26,26 @@ Tools:
 
 
 def system_prompt(tool_schemas: Sequence[dict[str, Any]]) -> str:
+    return _INSTRUCTIONS + tool_list(tool_schemas)
+
+
+def tool_list(tool_schemas: Sequence[dict[str, Any]]) -> str:
+    """The prompt's list of tools: one compact JSON object a line."""
     lines = [json.dumps(s, ensure_ascii=False, separators=(",", ":")) for s in tool_schemas]
-    return _INSTRUCTIONS + "\n".join(lines)
+    return "\n".join(lines)
+
+
+def with_tools(
+    prompt: str, tool_schemas: Sequence[dict[str, Any]], shown: Sequence[dict[str, Any]]
+) -> str:
+    """``prompt`` (which lists ``tool_schemas`` as :func:`system_prompt` does) listing only
+    ``shown`` in their place; everything before and after the list is kept as it is.
+    Raises ValueError if the prompt does not hold that list."""
+    full = tool_list(tool_schemas)
+    at = prompt.find(full)
+    if not full or at < 0:
+        raise ValueError(
+            "tool selection needs a prompt that lists the session's tools as system_prompt() "
+            "writes them (one JSON object a line)"
+        )
+    return prompt[:at] + tool_list(shown) + prompt[at + len(full) :]

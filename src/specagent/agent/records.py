@@ -67,6 +67,15 @@ class SessionConfig:
     (:mod:`specagent.protocol.grammar`): the model can only write a canonical action, a call
     names a known tool with arguments its schema allows. Honoured by the llama.cpp backend,
     ignored by backends that cannot constrain (docs/protocol.md, "Constrained decoding")."""
+    select_tools: int | None = None
+    """Show the model only the tools relevant to the request: the ``select_tools`` tools
+    whose text best matches the user's words (BM25, :mod:`specagent.agent.tool_selection`),
+    plus every tool already called in the conversation and the tools whose results feed a
+    chosen one; ``None`` (the default) lists every tool. Selected at a turn's first
+    generation and again at the first one after the final words (under ``sync``/``oracle``
+    once a turn), so the prompt, and the model's prompt cache, holds in between. A call to a
+    tool not shown still runs: the toolset is unchanged (docs/protocol.md, "Tool
+    selection")."""
 
 
 @dataclass(frozen=True)
@@ -231,7 +240,20 @@ def session_config(options: Sequence[str], base: SessionConfig | None = None) ->
                 + ", ".join(sorted(fields))
             )
         current = getattr(config, name)
-        if isinstance(current, bool):
+        if fields[name].type == "int | None":  # an optional count: a number, or none/off
+            if raw.strip().lower() in ("none", "off", ""):
+                changes[name] = None
+                continue
+            try:
+                changes[name] = int(raw)
+            except ValueError:
+                changes[name] = 0
+            if changes[name] < 1:
+                raise ValueError(
+                    f"session option {name} takes a whole number of at least 1, or none, "
+                    f"not {raw!r}"
+                )
+        elif isinstance(current, bool):
             if raw.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
                 raise ValueError(f"session option {name} takes true or false, not {raw!r}")
             changes[name] = raw.lower() in ("true", "1", "yes", "on")

@@ -75,6 +75,7 @@ from .records import (
 from .restore import restore
 from .review import review_early_calls
 from .speech_feed import feed_live, feed_timed
+from .tool_selection import ShownTools
 from .states import AgentState, StateMachine
 from .turn import Turn
 
@@ -142,6 +143,10 @@ class Session:
         self._turn: Turn | None = None
         # Built once per toolset (cached by its schemas); the backend parses it once too.
         self._grammar = call_grammar(toolset.schemas()).text if self.config.constrain_calls else ""
+        # select_tools: each generation reads a prompt listing only the selected tools.
+        self.shown_tools: ShownTools | None = None
+        if self.config.select_tools is not None:
+            self.shown_tools = ShownTools(self.prompt, toolset.schemas(), self.config.select_tools)
 
     @property
     def state(self) -> AgentState:
@@ -350,7 +355,10 @@ class Session:
             return
         counters.generations += 1
         turn.dirty = False
-        messages = self._renderer.render(self.ledger.events, self.prompt)
+        prompt = self.prompt
+        if self.shown_tools is not None:
+            prompt = self.shown_tools.prompt_for(self.ledger.events, turn.start, turn.final_heard)
+        messages = self._renderer.render(self.ledger.events, prompt)
         prefix, turn.resume_from = turn.resume_from, ""
         try:
             gen = await self._generate(turn, messages, prefix)
