@@ -48,7 +48,7 @@ from ..ledger import Ledger
 from ..models.base import ModelBackend
 from ..protocol import render_messages
 from ..tools import Toolset
-from .asr import WhisperAsr, whisper_prompt
+from .asr import WHISPER_LOG_PROB_THRESHOLD, WhisperAsr, whisper_prompt
 from .compute import EngineCosts, Worker
 from .events import (
     AgentSpoke,
@@ -58,6 +58,7 @@ from .events import (
     VoiceEnded,
     VoiceResumed,
     VoiceStarted,
+    VoiceUnclear,
 )
 from .listener import Listener, ListenerConfig
 from .preempt import Preemption, PreemptionStats, fork_conversation, gated_toolset
@@ -69,6 +70,7 @@ from .subagents import SubAgents
 from .tts import PiperTts, SentenceSplitter
 from .turns import VoiceTurn
 from .turn_end import TurnEndConfig
+from .unclear import MODEL_NOTE, UnclearWords, without_turn
 from .vad import EndpointConfig, SileroVad
 
 __all__ = ["VoiceAgent", "VoiceConfig", "VoiceEngines"]
@@ -93,6 +95,9 @@ class VoiceConfig:
     vocabulary: bool | str = True
     """Tell Whisper the words the tools deal in (their names) before each pass; a string adds
     the words your users say that Whisper should expect (names, places)."""
+    unclear_below: float | None = WHISPER_LOG_PROB_THRESHOLD
+    """Ask the user to repeat, and act on nothing, when Whisper's mean token log-probability
+    of their words is below this (Whisper's own failed-decode line, -1.0); None: never."""
     barge_in: bool = True
     tail_s: float = 120.0
     """After the input ends, time allowed to finish the turn, playback and sub-agents."""
@@ -233,6 +238,7 @@ class VoiceAgent:
                 ),
                 turn_end=self.config.turn_end,
                 prompt=whisper_prompt(list(self.toolset), self.config.vocabulary),
+                unclear_below=self.config.unclear_below,
             ),
         )
         speaker = Speaker(
@@ -245,6 +251,7 @@ class VoiceAgent:
         )
         self._listener, self._speaker = listener, speaker
         self._preemptor = Preemptor(self.clock, speaker, listener, self._record, self.preemption)
+        self._unclear = UnclearWords(self._preemptor, speaker, self._new_answer_id)
         # Cache the system prompt before the user speaks, as a deployed agent would have it
         # (on a virtual clock this charges nothing; on the real clock it runs before t0).
         await self.backend.warm_up(render_messages([], self.prompt))
@@ -351,6 +358,8 @@ class VoiceAgent:
             self._confirm(item)
         elif isinstance(item, UserSpeech):
             self._on_speech(item)
+        elif isinstance(item, VoiceUnclear):
+            self._on_unclear(item)
         elif isinstance(item, SubAgentReported):
             self._reports.append(item)
 
@@ -442,7 +451,8 @@ class VoiceAgent:
     def _on_guess(self, guess: TurnEndGuess) -> None:
         """The user paused after words that may end the turn: start the reply now?"""
         preemptor = self._preemptor
-        if self.config.preempt and preemptor.may_start(guess, self._utterance, self._turn):
+        start = self.config.preempt and not guess.unclear  # unclear words: see .unclear
+        if start and preemptor.may_start(guess, self._utterance, self._turn):
             preempt = preemptor.preemption(guess)
             speech = UserSpeech(t=preempt.started_t, text=guess.text, final=True)
             preemptor.started(self._start_turn([speech], preempt))
@@ -464,6 +474,15 @@ class VoiceAgent:
             turn.source.close()
         if turn.task.done():  # it ended before the confirmation came
             self._end_turn(turn)
+
+    def _on_unclear(self, event: VoiceUnclear) -> None:
+        """Words too unsure to act on: nothing they started stays; ask again (.unclear)."""
+        dropped = self._unclear.handle(event, self._turn, self._utterance)
+        if dropped is not None:
+            self._turn, self.conversation = None, without_turn(self.conversation, dropped)
+            if self.sub_agents is not None:
+                self.sub_agents.parent = self.conversation
+        self._tell_model(MODEL_NOTE)
 
     # -- barge-in -----------------------------------------------------------------------------
 

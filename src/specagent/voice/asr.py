@@ -5,19 +5,73 @@ utterance (see :mod:`specagent.voice.listener` for when, and ``docs/voice.md`` f
 and not pocketsphinx's native partials). :func:`agreed_words` is the stability rule for those
 partials: a word is passed on to the agent once two successive hypotheses agree on it
 (local agreement), so the agent is rarely told a word that the next pass takes back.
+
+Each pass also says how sure Whisper was (:class:`Transcript`): the mean log-probability of
+the tokens it wrote and the probability that the audio held no speech. Words below
+:data:`WHISPER_LOG_PROB_THRESHOLD` are not acted on: the voice agent asks the user to say them
+again (:mod:`specagent.voice.unclear`).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..extras import require
 from .assets import offline, whisper_model_dir
 
-__all__ = ["WhisperAsr", "agreed_words", "same_word", "vocabulary_prompt", "whisper_prompt"]
+__all__ = [
+    "WHISPER_LOG_PROB_THRESHOLD",
+    "Transcript",
+    "WhisperAsr",
+    "agreed_words",
+    "hear",
+    "same_word",
+    "vocabulary_prompt",
+    "whisper_prompt",
+]
+
+WHISPER_LOG_PROB_THRESHOLD = -1.0
+"""Whisper's own line between a decode it trusts and one it counts as failed: OpenAI
+Whisper's ``transcribe(logprob_threshold=-1.0)`` and faster-whisper's
+``transcribe(log_prob_threshold=-1.0)`` treat a segment whose average token log-probability
+is below -1.0 as a failed decode (they retry it at a higher temperature, or, when its
+no-speech probability is also above 0.6, drop it as silence). Taken as is, not tuned here."""
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What one Whisper pass heard, and how sure it was."""
+
+    text: str
+    avg_logprob: float | None
+    """Mean log-probability of the tokens written (each segment's ``avg_logprob`` weighted
+    by its length in tokens, end-of-text included, as Whisper averages them); None: no
+    segment (silence, too short, or an engine that reports no confidence)."""
+    no_speech_prob: float | None
+    """The highest of the segments' probabilities that their audio held no speech."""
+
+    def below(self, threshold: float | None) -> bool:
+        """Too unsure to act on: the mean log-probability is below ``threshold`` (None:
+        never). Words with no confidence at all (no segment) are not judged."""
+        if threshold is None or self.avg_logprob is None:
+            return False
+        return self.avg_logprob < threshold
+
+    @classmethod
+    def from_segments(cls, segments: list[Any]) -> Transcript:
+        """From faster-whisper's segments (``text``, ``tokens``, ``avg_logprob``,
+        ``no_speech_prob``)."""
+        text = " ".join(s.text.strip() for s in segments).strip()
+        if not segments:
+            return cls(text, None, None)
+        weights = [len(s.tokens) + 1 for s in segments]  # Whisper divides by tokens + 1
+        total = sum(w * s.avg_logprob for w, s in zip(weights, segments, strict=True))
+        return cls(text, total / sum(weights), max(s.no_speech_prob for s in segments))
 
 
 class WhisperAsr:
@@ -53,8 +107,13 @@ class WhisperAsr:
     def transcribe(self, samples: np.ndarray, prompt: str | None = None) -> str:
         """The words in ``samples``; ``prompt`` (else the one given at construction) is the
         text Whisper takes as said before the audio."""
+        return self.hear(samples, prompt).text
+
+    def hear(self, samples: np.ndarray, prompt: str | None = None) -> Transcript:
+        """The words in ``samples`` with Whisper's confidence in them (see
+        :meth:`transcribe` for ``prompt``)."""
         if len(samples) < 1600:  # under 0.1 s: nothing Whisper can read
-            return ""
+            return Transcript("", None, None)
         segments, _ = self._model.transcribe(
             samples.astype(np.float32),
             language="en",
@@ -66,7 +125,17 @@ class WhisperAsr:
             condition_on_previous_text=False,
             vad_filter=False,
         )
-        return " ".join(s.text.strip() for s in segments).strip()
+        return Transcript.from_segments(list(segments))
+
+
+def hear(asr: Any, samples: np.ndarray, prompt: str | None = None) -> Transcript:
+    """``asr.hear`` if the recogniser reports its confidence, else its ``transcribe`` words
+    with none (such words are never judged unclear)."""
+    scored = getattr(asr, "hear", None)
+    if scored is not None:
+        return scored(samples, prompt) if prompt is not None else scored(samples)
+    text = asr.transcribe(samples, prompt) if prompt is not None else asr.transcribe(samples)
+    return Transcript(text, None, None)
 
 
 def vocabulary_prompt(tool_names: list[str]) -> str:

@@ -9,6 +9,7 @@ utterance into the stream at that time, to speak over the agent.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,7 +47,9 @@ from .events import (
     SubAgentStarted,
     VoiceEnded,
     VoiceStarted,
+    VoiceUnclear,
 )
+from .asr import WHISPER_LOG_PROB_THRESHOLD
 from .stream import AudioInput, AudioStream
 from .turn_end import TurnEndConfig
 from .vad import EndpointConfig
@@ -66,9 +69,16 @@ def describe_voice(event: Event) -> tuple[str, str] | None:
     if isinstance(event, TurnEndGuess):
         looks = "complete" if event.complete else f"unfinished ({event.reason})"
         until = "" if event.end_silence_s is None else f"; turn ends after {event.end_silence_s}s"
-        return ("voice", f"pause: {event.text!r} looks {looks}{until}")
+        unsure = " (unclear)" if event.unclear else ""
+        return ("voice", f"pause: {event.text!r}{unsure} looks {looks}{until}")
     if isinstance(event, VoiceResumed):
         return ("voice", "user goes on after the pause")
+    if isinstance(event, VoiceUnclear):
+        return (
+            "voice",
+            f"UNCLEAR: heard {event.text!r} at log-prob {event.avg_logprob:.2f} "
+            f"(< {event.threshold}): not acted on, the user is asked to repeat",
+        )
     if isinstance(event, PreemptiveStarted):
         return ("voice", f"preemptive reply started on {event.text!r} (held)")
     if isinstance(event, PreemptiveConfirmed):
@@ -101,6 +111,20 @@ def _clock(name: str) -> Clock:
     )
 
 
+def _threshold(value: str) -> float | None:
+    if value.strip().lower() == "off":
+        return None
+    try:
+        threshold = float(value)
+    except ValueError:
+        threshold = math.nan
+    if not math.isfinite(threshold):
+        raise ValueError(
+            f"--unclear-below takes a log-probability (e.g. -1.0) or 'off', not {value!r}"
+        )
+    return threshold
+
+
 def summary(result: VoiceResult) -> dict[str, Any]:
     """The JSON record of one conversation."""
     return {
@@ -126,6 +150,16 @@ def summary(result: VoiceResult) -> dict[str, Any]:
             "vad_windows": result.listener.windows,
             "vad_s": round(result.listener.vad_s, 3),
         },
+        "unclear_utterances": [
+            {
+                "utterance": e.utterance,
+                "text": e.text,
+                "avg_logprob": round(e.avg_logprob, 3),
+                "no_speech_prob": None if e.no_speech_prob is None else round(e.no_speech_prob, 3),
+                "threshold": e.threshold,
+            }
+            for e in result.unclear()
+        ],
         "tts_seconds": [round(s, 3) for s in result.synth_s],
         **result.summary_counts(),
         "preemption": result.preemption.to_json(),
@@ -183,6 +217,14 @@ def voice(
         str | None,
         typer.Option(help="Words Whisper should expect besides the tools' names (places, names)."),
     ] = None,
+    unclear_below: Annotated[
+        str,
+        typer.Option(
+            help="Ask the user to repeat (and act on nothing) when Whisper's mean token "
+            "log-probability of their words is below this (Whisper's failed-decode line); "
+            "'off': never."
+        ),
+    ] = str(WHISPER_LOG_PROB_THRESHOLD),
     chunk: Annotated[
         float, typer.Option(help="Playback chunk (s); barge-in stops within one.")
     ] = 0.04,
@@ -249,6 +291,7 @@ def voice(
             ),
             preempt=preempt,
             vocabulary=vocabulary or True,
+            unclear_below=_threshold(unclear_below),
         )
         the_clock = _clock(clock)
         from ..models.loader import load_backend
@@ -322,7 +365,7 @@ def voice(
     out_console.print(
         f"preemptive replies: {record['preemptive_started']} started, "
         f"{record['preemptive_confirmed']} played, {record['preemptive_discarded']} discarded; "
-        f"false starts: {record['false_starts']}"
+        f"false starts: {record['false_starts']}; unclear, asked to repeat: {record['unclear']}"
     )
     if out is not None:
         out_console.print(f"reply audio written to {out}")

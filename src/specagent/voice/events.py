@@ -26,6 +26,7 @@ __all__ = [
     "VoiceEnded",
     "VoiceResumed",
     "VoiceStarted",
+    "VoiceUnclear",
 ]
 
 
@@ -67,6 +68,22 @@ class TurnEndGuess(Event):
     reason: str
     end_silence_s: float | None
     """The silence after which this pause now ends the turn (None: unchanged)."""
+    unclear: bool = False
+    """Whisper was too unsure of these words to act on (no preemptive reply starts)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoiceUnclear(Event):
+    """The utterance's words were heard too unsure to act on: Whisper's mean token
+    log-probability ``avg_logprob`` is below ``threshold``. They are not given to the
+    session as the user's request; the agent asks the user to say them again."""
+
+    utterance: int
+    text: str
+    """What Whisper wrote (for the record; nothing acts on it)."""
+    avg_logprob: float
+    no_speech_prob: float | None
+    threshold: float
 
 
 @dataclass(frozen=True, kw_only=True)

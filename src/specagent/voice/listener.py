@@ -16,6 +16,12 @@ Recognition runs on its own worker, one job at a time, in order:
   is sent for words the agent has claimed (:meth:`Listener.claim`: its preemptive reply
   already answers those very words, from the pause in which the turn ended).
 
+With ``unclear_below`` set, words Whisper was too unsure of (mean token log-probability below
+it, see :class:`~.asr.Transcript`) are not acted on: a partial pass that unsure passes no
+words on, a tentative pass is marked unclear in its :class:`TurnEndGuess` (the agent starts no
+preemptive reply on it), and an unsure final is not sent as the user's words: a
+:class:`VoiceUnclear` goes out instead.
+
 Frames keep arriving and the VAD keeps listening while recognition computes, so the user
 starting to speak (the barge-in signal) is noticed within one window whatever else runs.
 """
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -32,10 +39,10 @@ import numpy as np
 
 from ..clock import Clock
 from ..events import Event, UserSpeech
-from .asr import WhisperAsr, agreed_words, same_word
+from .asr import Transcript, WhisperAsr, agreed_words, hear, same_word
 from .audio import ASR_RATE
 from .compute import Worker
-from .events import TurnEndGuess, VoiceEnded, VoiceResumed, VoiceStarted
+from .events import TurnEndGuess, VoiceEnded, VoiceResumed, VoiceStarted, VoiceUnclear
 from .stream import Frame
 from .turn_end import TurnEndConfig, judge_turn_end
 from .vad import WINDOW, EndpointConfig, Endpointer, SileroVad, VadChange
@@ -56,6 +63,9 @@ class ListenerConfig:
     """End-of-turn silence by how complete the words look (``adaptive=False``: fixed)."""
     prompt: str | None = None
     """Words Whisper should expect (see :func:`~.asr.vocabulary_prompt`); None: none."""
+    unclear_below: float | None = None
+    """Words whose mean token log-probability is below this are not acted on (the voice
+    agent uses :data:`~.asr.WHISPER_LOG_PROB_THRESHOLD`); None: every word is."""
 
 
 @dataclass
@@ -70,6 +80,8 @@ class ListenerStats:
     guesses: int = 0  # tentative passes judged while the user was still paused
     complete_guesses: int = 0
     claimed_finals: int = 0  # finals not sent: the agent's preemptive reply had the words
+    unclear_partials: int = 0  # partial passes too unsure to pass words on
+    unclear_finals: int = 0  # finals not sent as words: VoiceUnclear instead
 
 
 @dataclass
@@ -78,11 +90,12 @@ class _Utterance:
     chunks: list[np.ndarray]
     committed: list[str] = field(default_factory=list)
     previous: list[str] = field(default_factory=list)
+    previous_heard: Transcript | None = None  # the last partial pass (``previous``'s words)
     last_partial_at: int = 0  # samples when the last partial pass was queued
     partial_done_at: int = 0  # samples the last finished partial pass covered
     tentative_by_partial: int | None = None  # the pause a partial pass in flight stands for
     pause: int = 0  # bumped at every pause and resume: a tentative pass is for one pause
-    tentative: tuple[int, str] | None = None  # (pause, text)
+    tentative: tuple[int, Transcript] | None = None  # (pause, what it heard)
     ended: bool = False
 
     def samples(self) -> np.ndarray:
@@ -226,9 +239,9 @@ class Listener:
         speech_end = utterance.length - round(silence_s * ASR_RATE)
         if utterance.last_partial_at >= speech_end:
             if utterance.partial_done_at == utterance.last_partial_at:  # it has finished
-                text = " ".join(utterance.previous)
-                utterance.tentative = (utterance.pause, text)
-                self._judge(utterance, utterance.pause, text)
+                heard = utterance.previous_heard or Transcript("", None, None)
+                utterance.tentative = (utterance.pause, heard)
+                self._judge(utterance, utterance.pause, heard)
             else:
                 utterance.tentative_by_partial = utterance.pause
             return
@@ -252,15 +265,17 @@ class Listener:
             await self._job_added.wait()
         return self._jobs.popleft()
 
-    async def _transcribe(self, samples: np.ndarray, kind: str) -> list[str]:
-        prompt = () if self.config.prompt is None else (self.config.prompt,)
-        text, seconds = await self._worker.run(self._asr.transcribe, samples, *prompt)
+    async def _transcribe(self, samples: np.ndarray, kind: str) -> Transcript:
+        heard, seconds = await self._worker.run(hear, self._asr, samples, self.config.prompt)
         stats = self.stats
         stats.passes += 1
         stats.asr_s += seconds
         stats.passes_by_kind[kind] = stats.passes_by_kind.get(kind, 0) + 1
         stats.asr_s_by_kind[kind] = stats.asr_s_by_kind.get(kind, 0.0) + seconds
-        return text.split()
+        return dataclasses.replace(heard, text=" ".join(heard.text.split()))
+
+    def _unclear(self, heard: Transcript) -> bool:
+        return heard.below(self.config.unclear_below)
 
     async def _recognise(self) -> None:
         while True:
@@ -272,19 +287,28 @@ class Listener:
                 if utterance.ended or self._newer_job_for(utterance):
                     continue
                 assert job.samples is not None
-                words = await self._transcribe(job.samples, "partial")
+                heard = await self._transcribe(job.samples, "partial")
+                words = heard.text.split()
                 agreed = agreed_words(utterance.previous, words)
-                utterance.previous = words
+                utterance.previous, utterance.previous_heard = words, heard
                 utterance.partial_done_at = len(job.samples)
                 pause = utterance.tentative_by_partial
                 if pause is not None and len(job.samples) == utterance.last_partial_at:
                     utterance.tentative_by_partial = None
-                    utterance.tentative = (pause, " ".join(words))
+                    utterance.tentative = (pause, heard)
                     if pause == utterance.pause and not utterance.ended:
-                        self._judge(utterance, pause, " ".join(words))
+                        self._judge(utterance, pause, heard)
                 done = utterance.committed
-                # Once the turn has ended the final update carries every word not yet passed on.
-                if not utterance.ended and len(agreed) > len(done) and _matches(agreed, done):
+                unsure = self._unclear(heard)
+                self.stats.unclear_partials += unsure
+                # Once the turn has ended the final update carries every word not yet passed
+                # on; words from a pass too unsure to act on are not passed on.
+                if (
+                    not utterance.ended
+                    and not unsure
+                    and len(agreed) > len(done)
+                    and _matches(agreed, done)
+                ):
                     fresh = agreed[len(done) :]
                     utterance.committed = done + fresh
                     self._emit(UserSpeech(t=self._clock.now(), text=" ".join(fresh)))
@@ -292,16 +316,21 @@ class Listener:
                 assert job.samples is not None
                 if job.pause != utterance.pause:  # the user resumed since
                     continue
-                text = " ".join(await self._transcribe(job.samples, "tentative"))
-                utterance.tentative = (job.pause, text)
+                heard = await self._transcribe(job.samples, "tentative")
+                utterance.tentative = (job.pause, heard)
                 if job.pause == utterance.pause and not utterance.ended:
-                    self._judge(utterance, job.pause, text)
+                    self._judge(utterance, job.pause, heard)
             else:
                 tentative = utterance.tentative
                 if tentative is not None and tentative[0] == utterance.pause:
-                    words = tentative[1].split()
+                    heard = tentative[1]
                 else:
-                    words = await self._transcribe(utterance.samples(), "final")
+                    heard = await self._transcribe(utterance.samples(), "final")
+                words = heard.text.split()
+                if self._unclear(heard):
+                    self._claims.pop(utterance.index, None)
+                    self._say_unclear(utterance, heard)
+                    continue
                 claim = self._claims.pop(utterance.index, None)
                 if claim is not None and claim == (utterance.pause, " ".join(words)):
                     self.stats.claimed_finals += 1
@@ -312,9 +341,25 @@ class Listener:
                 rest = words[len(done) :]
                 self._emit(UserSpeech(t=self._clock.now(), text=" ".join(rest), final=True))
 
-    def _judge(self, utterance: _Utterance, pause: int, text: str) -> None:
-        """The user is still paused after ``text``: judge it, set how long this pause may
+    def _say_unclear(self, utterance: _Utterance, heard: Transcript) -> None:
+        """The utterance's final words are too unsure to act on: say so instead of them."""
+        assert heard.avg_logprob is not None and self.config.unclear_below is not None
+        self.stats.unclear_finals += 1
+        self._emit(
+            VoiceUnclear(
+                t=self._clock.now(),
+                utterance=utterance.index,
+                text=heard.text,
+                avg_logprob=heard.avg_logprob,
+                no_speech_prob=heard.no_speech_prob,
+                threshold=self.config.unclear_below,
+            )
+        )
+
+    def _judge(self, utterance: _Utterance, pause: int, heard: Transcript) -> None:
+        """The user is still paused after ``heard``: judge it, set how long this pause may
         last before the turn ends, and tell the agent."""
+        text = heard.text
         judgement = judge_turn_end(text)
         config = self.config.turn_end
         end_s = None
@@ -332,6 +377,7 @@ class Listener:
                 complete=judgement.complete,
                 reason=judgement.reason,
                 end_silence_s=end_s,
+                unclear=self._unclear(heard),
             )
         )
 

@@ -15,7 +15,7 @@ from ..agent import SessionResult
 from ..events import AnswerStarted, Event, UserSpeech
 from ..ledger import Ledger
 from .audio import Audio
-from .events import AgentSpoke, SpeechOut, VoiceEnded
+from .events import AgentSpoke, SpeechOut, VoiceEnded, VoiceUnclear
 from .listener import ListenerStats
 from .preempt import PreemptionStats
 from .stream import Segment
@@ -116,6 +116,10 @@ class VoiceResult:
             )
         return out
 
+    def unclear(self) -> list[VoiceUnclear]:
+        """Utterances heard too unsure to act on (the agent asked the user to repeat)."""
+        return [e for e in self.ledger if isinstance(e, VoiceUnclear)]
+
     def spoken(self) -> list[AgentSpoke]:
         return [e for e in self.ledger if isinstance(e, AgentSpoke)]
 
@@ -134,12 +138,14 @@ class VoiceResult:
         return [e for e in firsts.values() if any(a < e.t < b for a, b in spans)]
 
     def summary_counts(self) -> dict[str, int]:
-        """Preemptive replies started / confirmed / discarded, and false starts."""
+        """Preemptive replies started / confirmed / discarded, false starts, and utterances
+        too unclear to act on."""
         return {
             "preemptive_started": self.preemption.started,
             "preemptive_confirmed": self.preemption.confirmed,
             "preemptive_discarded": self.preemption.discarded,
             "false_starts": len(self.false_starts()),
+            "unclear": len(self.unclear()),
         }
 
 
