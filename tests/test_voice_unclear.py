@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from specagent.agent import Policy
 from specagent.clock import VirtualClock
-from specagent.events import Brief, ToolCallIssued, UserSpeech
+from specagent.events import Brief, ToolCallIssued, ToolCallStarted, UserSpeech
 from specagent.models import ScriptedBackend
 from specagent.protocol import ChatMessage
 from specagent.tools import Effect, Toolset, tool
@@ -253,6 +253,45 @@ def test_a_streaming_turn_on_clear_partial_words_is_dropped_when_the_whole_is_un
     assert [s.text for s in result.spoken()] == [REPEAT_REQUEST]
     assert result.summary_counts()["unclear"] == 1
     assert result.false_starts() == []
+
+
+def test_a_reservation_made_early_by_a_dropped_turn_is_undone() -> None:
+    """`speculative` runs a reversible call on partial words, its undo registered. When the
+    whole utterance turns out unclear the turn is dropped; cancelling it alone would leave
+    the table reserved on words nobody confirmed, so the agent settles it: undone."""
+    clock = VirtualClock()
+    reserved: list[str] = []
+
+    async def unreserve(arguments: dict, result: object) -> None:
+        reserved.remove(arguments["place"])
+
+    @tool(effect=Effect.REVERSIBLE, compensate=unreserve)
+    async def reserve(place: str) -> dict:
+        """Reserve a table."""
+        reserved.append(place)
+        return {"reserved": place}
+
+    def reserving(messages: Sequence[ChatMessage]) -> str:
+        made = any("reserve" in m.content for m in messages if m.role == "assistant")
+        if "query_update" in messages[-1].content and not made:
+            return '<tool_call id="1">{"name": "reserve", "arguments": {"place": "newest"}}</tool_call>'
+        return "<pause/>"
+
+    asr = ChosenAsr("reply to the newest message", sure_until_s=1.2)
+    engines = VoiceEngines(asr=asr, tts=SilentTts(), vad=LoudVad())  # type: ignore[arg-type]
+    config = VoiceConfig(
+        endpoint=EndpointConfig(tentative_silence_s=0.096, end_silence_s=0.3),
+        partial_every_s=0.3,
+    )
+    agent = VoiceAgent(
+        ScriptedBackend(clock, reserving), Toolset([reserve]), clock, Policy.SPECULATIVE,
+        engines, config=config, costs=COSTS,
+    )  # fmt: skip
+    result = clock.run(agent.run(AudioStream(tone(1.5), lead_s=0.5, tail_s=1.5)))
+
+    assert events(result, VoiceUnclear)
+    assert [e for e in result.ledger if isinstance(e, ToolCallStarted)]  # it ran early ...
+    assert reserved == []  # ... and was undone when its turn was dropped
 
 
 # -- real engines -----------------------------------------------------------------------------

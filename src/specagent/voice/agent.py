@@ -70,7 +70,7 @@ from .subagents import SubAgents
 from .tts import PiperTts, SentenceSplitter
 from .turns import VoiceTurn
 from .turn_end import TurnEndConfig
-from .unclear import MODEL_NOTE, UnclearWords, without_turn
+from .unclear import MODEL_NOTE, UnclearWords, settle_dropped_turn, without_turn
 from .vad import EndpointConfig, SileroVad
 
 __all__ = ["VoiceAgent", "VoiceConfig", "VoiceEngines"]
@@ -479,6 +479,8 @@ class VoiceAgent:
         """Words too unsure to act on: nothing they started stays; ask again (.unclear)."""
         dropped = self._unclear.handle(event, self._turn, self._utterance)
         if dropped is not None:
+            settle = settle_dropped_turn(dropped, self.conversation, self.toolset, self.clock)
+            self._group.create_task(settle, name=f"settle-turn-{dropped.index}")
             self._turn, self.conversation = None, without_turn(self.conversation, dropped)
             if self.sub_agents is not None:
                 self.sub_agents.parent = self.conversation

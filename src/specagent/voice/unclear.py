@@ -12,7 +12,9 @@ asked for happens:
 * a streaming policy's turn that this utterance opened (it read only the utterance's partial
   words, each from a pass sure enough to pass words on) is cancelled and taken out of the
   conversation: it never heard a final update, so none of its state-changing calls reached
-  its commit point; the calls still running are cancelled with it;
+  its commit point; the calls still running are cancelled with it, and once it has stopped
+  :func:`settle_dropped_turn` ends every call it left undecided as a cut turn's are ended
+  (a reversible call ``speculative`` ran early is compensated, a sandbox dropped);
 * the agent says :data:`REPEAT_REQUEST`, unless the user has already started speaking
   again, and the model is told in its own ledger (:data:`MODEL_NOTE`), without the words.
 
@@ -21,16 +23,27 @@ This module holds the decision and its wording; the agent's loop only routes the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
+from ..agent.restore import close_cut_turn
+from ..clock import Clock
 from ..ledger import Ledger
+from ..tools import Toolset
 from .events import VoiceUnclear
 from .preempt import fork_conversation
 from .preemptor import Preemptor
 from .speaker import Speaker
 from .turns import VoiceTurn
 
-__all__ = ["DISCARD_REASON", "MODEL_NOTE", "REPEAT_REQUEST", "UnclearWords"]
+__all__ = [
+    "DISCARD_REASON",
+    "MODEL_NOTE",
+    "REPEAT_REQUEST",
+    "UnclearWords",
+    "settle_dropped_turn",
+    "without_turn",
+]
 
 REPEAT_REQUEST = "Sorry, I didn't catch that. Could you say it again?"
 MODEL_NOTE = "(You could not make out what the user just said and asked them to say it again.)"
@@ -79,3 +92,14 @@ class UnclearWords:
 def without_turn(conversation: Ledger, turn: VoiceTurn) -> Ledger:
     """The conversation as it was before ``turn`` started (same session id)."""
     return fork_conversation(conversation, turn.fork_at)
+
+
+async def settle_dropped_turn(
+    turn: VoiceTurn, ledger: Ledger, toolset: Toolset, clock: Clock
+) -> None:
+    """Once the dropped turn's session has stopped, give each call it left undecided its end:
+    cancelling a session only stops it, and a reversible call it ran early on partial words
+    would otherwise stay done in the world (see :func:`~specagent.agent.restore.close_cut_turn`;
+    its events go to ``ledger``, the conversation the turn was taken out of)."""
+    await asyncio.wait([turn.task])
+    await close_cut_turn(ledger, toolset, clock, "unclear")
