@@ -5,7 +5,8 @@ Built from packages only (no downloads): faster-whisper with Whisper tiny.en fro
 See ``docs/voice.md`` for the design, the measurements and the command line.
 """
 
-from .agent import VoiceAgent, VoiceConfig, VoiceEngines
+from .agent import VoiceAgent
+from .config import VoiceConfig, VoiceEngines
 from .results import ReplyTiming, VoiceResult
 from .audio import Audio, read_wav, write_wav
 from .errors import AudioFormatError, VoiceError, VoiceModelMissing

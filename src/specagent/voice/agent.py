@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..agent import AgentState, Policy, Session, SessionConfig, SessionResult
 from ..agent.prompt import system_prompt
@@ -48,7 +48,8 @@ from ..ledger import Ledger
 from ..models.base import ModelBackend
 from ..protocol import render_messages
 from ..tools import Toolset
-from .asr import WHISPER_LOG_PROB_THRESHOLD, WhisperAsr, whisper_prompt
+from .asr import whisper_prompt
+from .config import VoiceConfig, VoiceEngines
 from .compute import EngineCosts, Worker
 from .events import (
     AgentSpoke,
@@ -67,55 +68,11 @@ from .results import VoiceResult
 from .speaker import Speaker
 from .stream import AudioInput, LiveSpeech
 from .subagents import SubAgents
-from .tts import PiperTts, SentenceSplitter
+from .tts import SentenceSplitter
 from .turns import VoiceTurn
-from .turn_end import TurnEndConfig
 from .unclear import MODEL_NOTE, UnclearWords, settle_dropped_turn, without_turn
-from .vad import EndpointConfig, SileroVad
 
-__all__ = ["VoiceAgent", "VoiceConfig", "VoiceEngines"]
-
-
-@dataclass(frozen=True)
-class VoiceConfig:
-    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
-    partial_every_s: float = 1.0
-    """Partial re-transcription period (used only by policies that stream partial speech)."""
-    playback_chunk_s: float = 0.04
-    """Audio handed to the speaker at a time: barge-in silences the agent within one."""
-    clause_words: int = 5
-    """Speak a clause ending in , ; : once it has this many words (else whole sentences)."""
-    first_words: int | None = 4
-    """Cut an answer's first piece after this many words if no sentence or clause has ended
-    by then, so its audio starts before the sentence is written (None: never)."""
-    turn_end: TurnEndConfig = field(default_factory=TurnEndConfig)
-    """End-of-turn silence by how complete the words so far look."""
-    preempt: bool = True
-    """Start the reply when the words look complete, held until the end of turn is confirmed."""
-    vocabulary: bool | str = True
-    """Tell Whisper the words the tools deal in (their names) before each pass; a string adds
-    the words your users say that Whisper should expect (names, places)."""
-    unclear_below: float | None = WHISPER_LOG_PROB_THRESHOLD
-    """Ask the user to repeat, and act on nothing, when Whisper's mean token log-probability
-    of their words is below this (Whisper's own failed-decode line, -1.0); None: never."""
-    barge_in: bool = True
-    tail_s: float = 120.0
-    """After the input ends, time allowed to finish the turn, playback and sub-agents."""
-    sub_agents: bool = False
-    """Give the agent the ``start_task`` tool (fork/spawn a sub-agent)."""
-
-
-@dataclass
-class VoiceEngines:
-    """The loaded speech models (load once, reuse across conversations)."""
-
-    asr: WhisperAsr
-    tts: PiperTts
-    vad: SileroVad
-
-    @classmethod
-    def load(cls, *, asr_threads: int = 2) -> VoiceEngines:
-        return cls(WhisperAsr(cpu_threads=asr_threads), PiperTts(), SileroVad())
+__all__ = ["VoiceAgent", "VoiceConfig", "VoiceEngines"]  # the last two live in .config
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from ..models.registry import DEFAULT_MODEL
 from ..profiles import PROFILES, get_profile
 from ..timeline import TimelinePrinter, describe
 from ..tracing import TracingError, chain_observers, session_tracer, use_trace_option
-from .agent import VoiceAgent, VoiceConfig, VoiceEngines
+from .agent import VoiceAgent
+from .config import VoiceConfig, VoiceEngines
 from .results import VoiceResult
 from .audio import Audio, read_wav, write_wav
 from .errors import VoiceError
