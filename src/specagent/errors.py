@@ -59,6 +59,7 @@ names every class and that every class is in the tree)::
     ├── TeacherError (RuntimeError)          train: the teacher cannot follow its context
     ├── TraceInvalid (ValueError)            train: a synthesized trace must not be used
     ├── TrainingStackMissing (RuntimeError)  train: the training packages are not installed
+    ├── RunDirError (ValueError)             train: a run directory cannot be started or resumed
     └── ExportError (RuntimeError)           train: an export step failed
 
 Not in the tree, on purpose: ``serve.connection.Hangup`` (a signal that ends a connection,
