@@ -176,3 +176,25 @@ def test_a_wrong_answer_is_refused_by_the_benchmarks_checker(tasks):
     with pytest.raises(TraceInvalid) as caught:
         play_task(wrong, settings, "x")
     assert caught.value.reason == "benchmark_check"
+
+
+@pytest.mark.real_model
+def test_qwen_tokenises_a_trace_as_its_chat_template_does(every_task_once):
+    """The 0.5B model's tokenizer (read from its GGUF) gives the traces the token ids its own
+    chat template gives, and the shared system prompt is most of a trace."""
+    pytest.importorskip("transformers")
+    from transformers import AutoTokenizer
+
+    from specagent.models.registry import ensure_model
+    from specagent.train.sft import encode_messages
+
+    path = ensure_model("qwen2.5-coder-0.5b")
+    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    traces, _ = every_task_once
+    record = traces[0].to_record()
+    ids, mask = encode_messages(record["messages"], tokenizer)
+    plain = [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
+    rendered = tokenizer.apply_chat_template(plain, tokenize=False)
+    assert ids == tokenizer(rendered, add_special_tokens=False)["input_ids"]
+    prompt, _ = encode_messages(record["messages"][:1], tokenizer)
+    assert 1500 < len(prompt) < len(ids) <= 3584 and sum(mask) > 0

@@ -29,14 +29,16 @@ class _Clock:
 
 
 def test_progress_lines_give_pace_and_eta_and_the_budget_stops_before_overrunning(tmp_path):
-    clock, seen = _Clock(), []
+    clock, cpu, seen = _Clock(), _Clock(), []
     tracker = ProgressTracker(
-        tmp_path, 10, start_step=4, budget_s=100.0, echo=seen.append, clock=clock
+        tmp_path, 10, start_step=4, budget_s=100.0, echo=seen.append, clock=clock, cpu_clock=cpu
     )
-    clock.t += 30.0  # step 5 took 30 s
+    clock.t += 30.0  # step 5 took 30 s, of which the process ran 45 s of processor time
+    cpu.t += 45.0
     tracker.tick()
     line = tracker.report(5, 1.25, tokens=9000)
     assert (line.s_per_step, line.eta_s, line.status) == (30.0, 150.0, "running")  # 5 left x 30 s
+    assert (line.step_s, line.cpu_s, line.tokens) == (30.0, 45.0, 9000)
     assert not tracker.should_stop()  # 30 s used, one more step ends at 60 s < 100 s
     clock.t += 20.0  # step 6 took 20 s: pace 25 s
     tracker.tick()

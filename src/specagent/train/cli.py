@@ -8,6 +8,7 @@ it is missing.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -62,7 +63,15 @@ def synth(
             tasks, count, seed=seed, progress=lambda done, _: progress.update(bar, completed=done)
         )
     write_jsonl(traces, out)
-    summary = {"source": source, "tasks": len(tasks), **result.to_json()}
+    summary = {
+        "source": source,
+        "tasks": len(tasks),
+        "tasks_by_turns": dict(sorted(Counter(len(t.turns) for t in tasks).items())),
+        "tasks_with_a_revised_call": sum(
+            any(len(c.versions) > 1 for turn in t.turns for c in turn.calls) for t in tasks
+        ),
+        **result.to_json(),
+    }
     if source == "assistant-bench":
         from .assistant_bench_tasks import skipped_train_episodes
 

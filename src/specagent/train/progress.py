@@ -13,6 +13,7 @@ The tracker is pure bookkeeping over a clock function, so it is tested without w
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -51,6 +52,11 @@ class ProgressLine:
     ``done`` (every step taken)."""
     tokens: int | None = None
     """Tokens in the step's batch (padding included)."""
+    step_s: float | None = None
+    """How long this step took (a checkpoint saved after a step is timed in the next one)."""
+    cpu_s: float | None = None
+    """Processor time the training process used in this step (all its threads): on a shared
+    machine the wall time depends on the others' load, this much less."""
 
     def text(self) -> str:
         loss = "?" if self.loss is None else f"{self.loss:.4f}"
@@ -73,6 +79,7 @@ class ProgressTracker:
         budget_s: float | None = None,
         echo: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        cpu_clock: Callable[[], float] = lambda: sum(os.times()[:2]),
     ) -> None:
         self.run_dir = Path(run_dir)
         self.total = total_steps
@@ -80,8 +87,11 @@ class ProgressTracker:
         self.budget_s = budget_s
         self._echo = echo
         self._clock = clock
+        self._cpu_clock = cpu_clock
         self._started = clock()
         self._last = self._started
+        self._last_cpu = cpu_clock()
+        self._step_cpu: float | None = None
         self._recent: deque[float] = deque(maxlen=_WINDOW)
         self.last_line: ProgressLine | None = None
 
@@ -100,9 +110,10 @@ class ProgressTracker:
 
     def tick(self) -> None:
         """An optimizer step has just finished: time it."""
-        now = self._clock()
+        now, cpu = self._clock(), self._cpu_clock()
         self._recent.append(now - self._last)
-        self._last = now
+        self._step_cpu = cpu - self._last_cpu
+        self._last, self._last_cpu = now, cpu
 
     def report(self, step: int, loss: float | None, tokens: int | None = None) -> ProgressLine:
         """Write the progress line of optimizer step ``step`` (counted over the whole run)."""
@@ -116,6 +127,8 @@ class ProgressTracker:
             eta_s=round(max(0, self.total - step) * pace, 1),
             status="running",
             tokens=tokens,
+            step_s=None if self.last_step_s is None else round(self.last_step_s, 3),
+            cpu_s=None if self._step_cpu is None else round(self._step_cpu, 2),
         )
         self._write(line)
         return line

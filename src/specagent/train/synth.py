@@ -291,6 +291,8 @@ def synthesize(
             report.written += 1
             report.by_family[task.family] += 1
             report.by_policy[settings.policy] += 1
+            if len(task.turns) > 1:
+                report.traces_with["multi_turn"] += 1
             for name, value in trace.stats.items():
                 if name in _BEHAVIOURS and value > 0:
                     report.behaviours[name] += value
