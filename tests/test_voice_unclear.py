@@ -220,13 +220,9 @@ def eager(messages: Sequence[ChatMessage]) -> str:
     return "<pause/>"
 
 
-def test_a_streaming_turn_on_clear_partial_words_is_dropped_when_the_whole_is_unclear() -> None:
-    """Partial passes (under 1.2 s of audio) are sure, so the speculative turn starts on
-    their words and looks at the inbox; the whole utterance is not, so the turn is dropped
-    before its reply is sent, taken out of the conversation, and the user is asked again."""
-    clock = VirtualClock()
-    tools = Tools(clock)
-    backend = ScriptedBackend(clock, eager)
+def speculate_on_unsure_words(clock: VirtualClock, backend: ScriptedBackend, toolset: Toolset):
+    """A `speculative` voice agent hearing 1.5 s of speech whose partial passes (under 1.2 s
+    of audio) are sure and whose whole utterance is not."""
     asr = ChosenAsr("reply to the newest message", sure_until_s=1.2)
     engines = VoiceEngines(asr=asr, tts=SilentTts(), vad=LoudVad())  # type: ignore[arg-type]
     config = VoiceConfig(
@@ -234,9 +230,18 @@ def test_a_streaming_turn_on_clear_partial_words_is_dropped_when_the_whole_is_un
         partial_every_s=0.3,
     )
     agent = VoiceAgent(
-        backend, tools.toolset, clock, Policy.SPECULATIVE, engines, config=config, costs=COSTS
+        backend, toolset, clock, Policy.SPECULATIVE, engines, config=config, costs=COSTS
     )
-    result = clock.run(agent.run(AudioStream(tone(1.5), lead_s=0.5, tail_s=1.5)))
+    return clock.run(agent.run(AudioStream(tone(1.5), lead_s=0.5, tail_s=1.5)))
+
+
+def test_a_streaming_turn_on_clear_partial_words_is_dropped_when_the_whole_is_unclear() -> None:
+    """Partial passes (under 1.2 s of audio) are sure, so the speculative turn starts on
+    their words and looks at the inbox; the whole utterance is not, so the turn is dropped
+    before its reply is sent, taken out of the conversation, and the user is asked again."""
+    clock = VirtualClock()
+    tools = Tools(clock)
+    result = speculate_on_unsure_words(clock, ScriptedBackend(clock, eager), tools.toolset)
 
     partials = [e for e in result.ledger if isinstance(e, UserSpeech) and not e.final]
     assert partials  # the turn heard clear partial words ...
@@ -277,17 +282,8 @@ def test_a_reservation_made_early_by_a_dropped_turn_is_undone() -> None:
             return '<tool_call id="1">{"name": "reserve", "arguments": {"place": "newest"}}</tool_call>'
         return "<pause/>"
 
-    asr = ChosenAsr("reply to the newest message", sure_until_s=1.2)
-    engines = VoiceEngines(asr=asr, tts=SilentTts(), vad=LoudVad())  # type: ignore[arg-type]
-    config = VoiceConfig(
-        endpoint=EndpointConfig(tentative_silence_s=0.096, end_silence_s=0.3),
-        partial_every_s=0.3,
-    )
-    agent = VoiceAgent(
-        ScriptedBackend(clock, reserving), Toolset([reserve]), clock, Policy.SPECULATIVE,
-        engines, config=config, costs=COSTS,
-    )  # fmt: skip
-    result = clock.run(agent.run(AudioStream(tone(1.5), lead_s=0.5, tail_s=1.5)))
+    backend = ScriptedBackend(clock, reserving)
+    result = speculate_on_unsure_words(clock, backend, Toolset([reserve]))
 
     assert events(result, VoiceUnclear)
     assert [e for e in result.ledger if isinstance(e, ToolCallStarted)]  # it ran early ...
