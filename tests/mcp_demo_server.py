@@ -129,8 +129,8 @@ def journal() -> list:
 
 def make_server(prefix: str) -> MCPServer:
     server = MCPServer("specagent-test")
-    for fn, annotations in TOOLS:
-        server.add_tool(fn, name=prefix + fn.__name__, annotations=annotations)
+    for fn, hints in TOOLS:
+        server.add_tool(fn, name=prefix + fn.__name__, annotations=hints)
     return server
 
 
