@@ -75,7 +75,8 @@ class SessionConfig:
     generation and again at the first one after the final words (under ``sync``/``oracle``
     once a turn), so the prompt, and the model's prompt cache, holds in between. A call to a
     tool not shown still runs: the toolset is unchanged (docs/protocol.md, "Tool
-    selection")."""
+    selection"). Off by default: on the train split it gave no consistent gain
+    (docs/bench/train-levers/README.md)."""
 
 
 @dataclass(frozen=True)
