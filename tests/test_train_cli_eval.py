@@ -67,6 +67,10 @@ def test_export_and_evaluate_are_commands_of_the_main_cli(tmp_path):
     runner = CliRunner()
     export = runner.invoke(main_app, ["export", "--run", str(tmp_path / "no-run")])
     assert export.exit_code == 2 and "holds no PEFT adapter" in export.output
+    step = runner.invoke(
+        main_app, ["export", "--run", str(tmp_path / "no-run"), "--checkpoint", "100"]
+    )
+    assert step.exit_code == 2 and "checkpoint-100 holds no PEFT adapter" in step.output
     evaluate = runner.invoke(
         main_app,
         ["evaluate", "--model", str(tmp_path / "none.gguf"), "--out", str(tmp_path / "e.json")],

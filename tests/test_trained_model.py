@@ -62,3 +62,26 @@ def test_specagent_models_lists_the_trained_model() -> None:
     result = CliRunner().invoke(app, ["models"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "smollm2-135m-async" in result.output and "LoRA adapter" in result.output
+
+
+def test_an_adapter_of_ones_own_is_named_base_plus_file(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    with pytest.raises(ValueError, match="LoRA adapter in llama.cpp's GGUF format"):
+        load_backend("smollm2-135m+adapter.safetensors", clock, MeasuredProfile())
+    with pytest.raises(ModelNotInstalledError, match="does not exist"):
+        load_backend(f"smollm2-135m+{tmp_path / 'none.gguf'}", clock, MeasuredProfile())
+    with pytest.raises(ModelNotInstalledError, match="does not exist"):
+        load_backend(str(tmp_path / "merged.gguf"), clock, MeasuredProfile())
+    with pytest.raises(ValueError, match="unknown model"):  # the base must be a registry model
+        load_backend(f"gpt-17+{tmp_path / 'a.gguf'}", clock, MeasuredProfile())
+    assert "<local model>+<adapter.gguf>" in spec_help()
+
+
+@pytest.mark.real_model
+def test_a_base_plus_adapter_spec_applies_the_adapter() -> None:
+    adapter = trained.ADAPTER_DIR / TRAINED_MODELS["smollm2-135m-async"].adapter
+    clock = VirtualClock()
+    backend = load_backend(f"smollm2-135m+{adapter}", clock, MeasuredProfile())
+    assert backend.lora_path == adapter
+    assert backend.name == f"smollm2-135m+{adapter.name}"
+    clock.run(backend.aclose())

@@ -220,12 +220,25 @@ def export(
     name: Annotated[
         str, typer.Option("--name", help="Name of the trained model.")
     ] = "smollm2-135m-async",
+    checkpoint: Annotated[
+        int | None,
+        typer.Option(
+            "--checkpoint",
+            help="Export the checkpoint saved at this step (run/checkpoints/checkpoint-N) "
+            "into run/export-step-N, e.g. to evaluate a run still training.",
+        ),
+    ] = None,
 ) -> None:
     """Write merged weights, a merged GGUF and a GGUF LoRA adapter for a trained run."""
     from .export import ExportError, export_all
 
+    adapter, out = run / "adapter", run / "export"
+    if checkpoint is not None:
+        adapter = run / "checkpoints" / f"checkpoint-{checkpoint}"
+        out = run / f"export-step-{checkpoint}"
+        name = f"{name}-step{checkpoint}"
     try:
-        report = export_all(run / "adapter", run / "export", model, name)
+        report = export_all(adapter, out, model, name)
     except ExportError as exc:
         _err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -21,7 +21,6 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from ..agent.policies import Policy
@@ -239,13 +238,9 @@ def summarize(scores: Sequence[EpisodeScore]) -> dict[str, Any]:
 
 
 def load_eval_backend(model: str, clock: VirtualClock) -> ModelBackend:
-    """A registry or trained model by name, or a GGUF file by path (e.g. an exported one)."""
-    from ..models.llamacpp import LlamaCppBackend
+    """Any spec :func:`~specagent.models.loader.load_backend` takes (a GGUF path included)."""
     from ..models.loader import load_backend
 
-    path = Path(model)
-    if path.suffix == ".gguf":
-        return LlamaCppBackend(path, clock, MeasuredProfile())
     return load_backend(model, clock, MeasuredProfile())
 
 
