@@ -247,12 +247,21 @@ def export(
 
 @app.command()
 def evaluate(
-    model: Annotated[str, typer.Option("--model", help="Registry name, or path to a .gguf file.")],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", help="Registry or trained model name, BASE+ADAPTER.gguf, or a .gguf path."
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Results JSON to write.")],
     limit: Annotated[int, typer.Option("--limit", help="Held-out (test split) tasks to run.")] = 20,
     policies: Annotated[str, typer.Option("--policies")] = "sync,speculative",
 ) -> None:
-    """Run held-out (test split) tasks through the runtime and score the model."""
+    """Protocol check: held-out generated requests (source `assistant`, test split), one turn
+    each, scored for valid protocol, call recall and speedup.
+
+    Benchmark accuracy: `specagent bench --dataset assistant --split test --model SPEC`.
+    """
     from .evaluate import evaluate_model
 
     try:
