@@ -3,8 +3,10 @@ re-acted; or the turn closed for good.
 
 :mod:`~specagent.agent.resume` decides, from the stored ledger alone, what each call of an
 unfinished turn needs. :func:`restore` carries that out on a resumed session's turn, which
-then goes on. :func:`close_cut_turn` ends such a turn instead (a client that left, a server
-that restarted): what was committed completes, everything else is withdrawn.
+then goes on. :func:`close_cut_turn` ends such a turn instead when only its stored ledger is
+left (a server that restarted after a crash): what was committed completes, everything else
+is withdrawn by the same rule a live session applies to its own cut turn
+(:func:`~specagent.agent.ending.withdraw_undecided`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..speculation import Mechanism, mechanism_for
 from ..tools import Toolset
 from .actions import act, reach_commit_point, withdraw_cascade
 from .confirmation import needs_confirmation
+from .ending import turn_start, withdraw_undecided
 from .generation import Generation
 from .resume import plan_restore, version_key
 from .states import AgentState
@@ -142,7 +145,8 @@ def _repeats_a_call(turn: Turn, text: str) -> bool:
 
 async def close_cut_turn(ledger: Ledger, toolset: Toolset, clock: Clock, reason: str) -> None:
     """End a stored turn that stopped mid-way without asking the model anything more, so the
-    conversation can go on with a new turn.
+    conversation can go on with a new turn. (A live session ends its own cut turn: see
+    ``Session.cut`` and ``Session(cut_reason=...)``; this is for a ledger with no session.)
 
     Every call ends as a resumed turn would restore it (see :mod:`.resume`), and then, since
     nobody will act on it any more: a committed call whose outcome the crash left unknown is
@@ -151,14 +155,7 @@ async def close_cut_turn(ledger: Ledger, toolset: Toolset, clock: Clock, reason:
     cancelled, a sandbox dropped, a reversible call that ran undone); a call that never ran
     is cancelled. ``SessionEnded(reason)`` closes the turn.
     """
-    start = next(
-        (
-            i + 1
-            for i in range(len(ledger) - 1, -1, -1)
-            if isinstance(ledger.events[i], SessionEnded)
-        ),
-        0,
-    )
+    start = turn_start(ledger)
     plan = plan_restore(list(ledger.events[start:]), toolset, clock.now(), ledger.session_id)
     for event in plan.record:
         ledger.append(event)
@@ -197,8 +194,6 @@ async def close_cut_turn(ledger: Ledger, toolset: Toolset, clock: Clock, reason:
                         t=clock.now(), call_id=call.call_id, version=again.version, reason=reason
                     )
                 )
-        for rec in plan.restored:
-            if rec.disposition is None:
-                executor.withdraw(rec.call_id, reason)
+        withdraw_undecided(executor, reason)
         await executor.quiesce()
     ledger.append(SessionEnded(t=clock.now(), reason=reason))

@@ -11,7 +11,8 @@ model is still generating (and the policy allows), generation stops at that toke
 its reasoning is closed with ``</think_interrupted>``, the event is injected, and generation
 restarts. A complete action is carried out by :mod:`.actions` (calls, removals, pauses,
 answers, the commit point); the states and their allowed moves are in :mod:`.states`; how the
-user's words arrive is :mod:`.speech_feed`; resuming a stored turn is :mod:`.restore`.
+user's words arrive is :mod:`.speech_feed`; resuming a stored turn is :mod:`.restore`; how a
+turn ends (by itself, stalled, or cut off) is :mod:`.ending`.
 """
 
 from __future__ import annotations
@@ -33,13 +34,11 @@ from ..events import (
     ToolCallCancelled,
     ToolCallFailed,
     ToolCallFinished,
-    ToolCallIssued,
-    ToolCallRevised,
     UserSpeech,
     final_speech_t,
 )
 from ..errors import sole_error
-from ..executor import SESSION_ENDED, CallRecord, LatencyFn, PendingDecision, ToolExecutor
+from ..executor import CallRecord, LatencyFn, ToolExecutor
 from ..grounding import grounded_prefix
 from ..ledger import Ledger, SQLiteLedgerStore
 from ..models.base import ContextWindowExceeded, GenerationRequest, ModelBackend
@@ -53,6 +52,7 @@ from ..protocol import (
     render_messages,
 )
 from ..tools import Toolset
+from . import ending
 from .actions import (
     act,
     answer_confirmations,
@@ -88,25 +88,17 @@ __all__ = [
     "call_key",
 ]
 
-_SESSION_START = "session-start"
-
-
-def _current_turn_start(ledger: Ledger) -> int:
-    """Index just after the last ended turn: earlier turns of a conversation are history."""
-    for index in range(len(ledger) - 1, -1, -1):
-        if isinstance(ledger.events[index], SessionEnded):
-            return index + 1
-    return 0
-
-
-def _next_call_id(ledger: Ledger) -> int:
-    """Call ids keep counting across the turns of a conversation."""
-    ids = [e.call_id for e in ledger if isinstance(e, (ToolCallIssued, ToolCallRevised))]
-    return max(ids, default=0) + 1
+Speech = Sequence[UserSpeech] | AsyncIterable[UserSpeech]
+"""The user's words: timed updates known in advance, or a live source yielding them."""
 
 
 class Session:
-    """Runs one user request through a model, a toolset and a policy on a clock."""
+    """Runs one user request through a model, a toolset and a policy on a clock.
+
+    A turn stopped before it ended is *cut* (:meth:`cut`, or any cancellation of a session
+    given ``cut_reason``): closed by the session, every call it left undecided withdrawn; or
+    *abandoned* (a plain cancellation): left open, as a crash leaves it (:mod:`.ending`).
+    """
 
     def __init__(
         self,
@@ -121,10 +113,12 @@ class Session:
         config: SessionConfig | None = None,
         prompt: str | None = None,
         known: str = "",
+        cut_reason: str | None = None,
     ) -> None:
         """``known``: facts the model was given besides the conversation (today's date, the
         user's profile: what a benchmark adds to the prompt), which count as said when calls
-        are checked for grounded values."""
+        are checked for grounded values. ``cut_reason``: a cancelled run cuts its turn with
+        this reason, and a failed one with ``turn_failed`` (default: both abandon it)."""
         if policy is Policy.VERIFIED:
             raise ValueError("the verified policy is played by agent.verified.VerifiedSession")
         self.backend = backend
@@ -141,6 +135,7 @@ class Session:
         self._inbox = Inbox()
         self._renderer = ContextRenderer()
         self._turn: Turn | None = None
+        self._cuts = ending.CutHandle(cut_reason)
         # Built once per toolset (cached by its schemas); the backend parses it once too.
         self._grammar = call_grammar(toolset.schemas()).text if self.config.constrain_calls else ""
         # select_tools: each generation reads a prompt listing only the selected tools.
@@ -159,7 +154,7 @@ class Session:
 
     # -- public -----------------------------------------------------------------------------
 
-    async def run(self, speech: Sequence[UserSpeech] | AsyncIterable[UserSpeech]) -> SessionResult:
+    async def run(self, speech: Speech) -> SessionResult:
         """Play the user's timed speech to the agent and return when it has answered.
 
         Speech times are relative to the session's start (after the backend's warm-up).
@@ -168,7 +163,8 @@ class Session:
         counting. Given a ledger whose last turn did not end, it resumes that turn.
         Every event is recorded in the ledger the moment it happens; the inbox only decides
         when the loop looks at it. ``speech`` may instead be a live source (an async iterable,
-        e.g. speech recognition) whose updates are heard when it yields them.
+        e.g. speech recognition) whose updates are heard when it yields them. Cancelled, it
+        cuts or abandons the turn (see the class docstring), then raises ``CancelledError``.
         """
         if not isinstance(speech, Sequence):
             if not self.policy.accepts_live_speech:
@@ -178,26 +174,27 @@ class Session:
                 )
         elif not speech or not speech[-1].final:
             raise ValueError("speech must be a non-empty sequence ending with a final update")
-        start = _current_turn_start(self.ledger)
+        with self._cuts.running():
+            return await self._run(speech)
+
+    async def _run(self, speech: Speech) -> SessionResult:
+        start = ending.turn_start(self.ledger)
         resuming = len(self.ledger) > start
         if not len(self.ledger):
             # Only a new conversation warms up: on a later turn the model's cache already
             # holds the earlier turns, and evaluating the system prompt alone would drop them.
             await self.backend.warm_up(render_messages([], self.prompt))
-        t0 = self._start_time(start) if resuming else self.clock.now()
+        t0 = ending.start_time(self.ledger, start) if resuming else self.clock.now()
         if not resuming:
-            self._record(Timer(t=t0, name=_SESSION_START))
+            self._record(Timer(t=t0, name=ending.SESSION_START))
         if isinstance(speech, Sequence):
             speech = [
                 UserSpeech(t=t0 + chunk.t, text=chunk.text, final=chunk.final) for chunk in speech
             ]
         try:
-            async with (
-                ToolExecutor(
-                    self.toolset, self.clock, self._on_emit, latency=self._latency
-                ) as executor,
-                asyncio.TaskGroup() as group,
-            ):
+            async with ToolExecutor(
+                self.toolset, self.clock, self._on_emit, latency=self._latency
+            ) as executor:
                 turn = self._turn = Turn(
                     clock=self.clock,
                     policy=self.policy,
@@ -210,16 +207,16 @@ class Session:
                     record=self._record,
                     start=start,
                     known=self._known,
-                    next_id=_next_call_id(self.ledger),
+                    next_id=ending.next_call_id(self.ledger),
                     pending_asks=unanswered_asks(self.ledger.events),
                 )
-                heard = restore(turn) if resuming else 0
-                feeder = group.create_task(self._feed(speech, heard), name="speech-feed")
                 try:
-                    await self._loop(turn)
-                    await self._settle(turn)
-                finally:
-                    feeder.cancel()
+                    await self._play(turn, speech, resuming)
+                except (asyncio.CancelledError, Exception) as stop:
+                    if (reason := self._cuts.reason(stop)) is None:
+                        raise  # abandoned, as a crash leaves it
+                    await ending.end_cut_turn(turn, reason)
+                    raise
         except BaseExceptionGroup as group_error:
             raise sole_error(group_error, distinct=False) from None
         turn.move(AgentState.DONE)
@@ -228,6 +225,18 @@ class Session:
             return turn.result(speech[-1].t)
         last_words = final_speech_t(turn.events())
         return turn.result(self.clock.now() if last_words is None else last_words)
+
+    async def _play(self, turn: Turn, speech: Speech, resuming: bool) -> None:
+        async with asyncio.TaskGroup() as group:
+            heard = restore(turn) if resuming else 0
+            feeder = group.create_task(self._feed(speech, heard), name="speech-feed")
+            try:
+                await self._loop(turn)
+                await ending.settle(turn)
+                for event in self._inbox.drain():
+                    self._apply(turn, event)
+            finally:
+                feeder.cancel()
 
     @classmethod
     def resume(
@@ -257,8 +266,16 @@ class Session:
         return cls(backend, toolset, clock, policy, ledger=ledger, **options)
 
     def interrupt(self, reason: str) -> None:
-        """Stop the agent's current generation or answer (e.g. barge-in)."""
+        """Stop the agent's current generation or answer (e.g. barge-in); the turn goes on."""
         self._on_emit(Interrupt(t=self.clock.now(), reason=reason))
+
+    def cut(self, reason: str) -> bool:
+        """End the turn now: cancel the task running :meth:`run`, which withdraws every call
+        the turn left undecided, records ``SessionEnded(reason)`` and raises
+        ``CancelledError`` (see :func:`.ending.end_cut_turn`). Cut before it began, ``run``
+        raises ``CancelledError`` at once and records nothing. Returns False if the run is
+        already over."""
+        return self._cuts.cut(reason)
 
     def call_records(self) -> list[CallRecord]:
         """Every version of every call of the turn being played (or last played), as the
@@ -267,16 +284,7 @@ class Session:
 
     # -- speech -----------------------------------------------------------------------------
 
-    def _start_time(self, start: int) -> float:
-        turn = self.ledger.events[start:]
-        for event in turn:
-            if isinstance(event, Timer) and event.name == _SESSION_START:
-                return event.t
-        return turn[0].t
-
-    async def _feed(
-        self, speech: Sequence[UserSpeech] | AsyncIterable[UserSpeech], heard: int
-    ) -> None:
+    async def _feed(self, speech: Speech, heard: int) -> None:
         if isinstance(speech, Sequence):
             await feed_timed(self.clock, self.policy, speech[heard:], self._on_emit)
         else:
@@ -294,8 +302,8 @@ class Session:
                 return
             if self._ready_to_generate(turn):
                 await self._generate_and_act(turn)
-            elif not self._inbox and self._nothing_can_happen(turn):
-                self._on_stall(turn)
+            elif not self._inbox and ending.nothing_can_happen(turn):
+                ending.on_stall(turn)
             else:
                 await self._inbox.wait()
 
@@ -305,25 +313,6 @@ class Session:
         if self.policy.one_tool_at_a_time:
             return turn.final_heard and turn.awaiting is None
         return True
-
-    def _nothing_can_happen(self, turn: Turn) -> bool:
-        waiting = [r for r in turn.executor.unfinished() if r.gate is None or r.gate.is_set()]
-        return turn.speech_done and not waiting and not turn.dirty
-
-    def _on_stall(self, turn: Turn) -> None:
-        turn.counters.stalls += 1
-        if turn.counters.stalls > self.config.max_stalls:
-            turn.finish("stalled")
-            return
-        message = "nothing is pending: call a tool or give your <answer>"
-        if turn.awaiting_commit:
-            held = ", ".join(str(i) for i in sorted(turn.awaiting_commit))
-            message = (
-                f"call {held} waits for its commit point: write <pause/> or your <answer> to "
-                'let it run, or <remove id="N"/> to withdraw it'
-            )
-        self._record(ProtocolError(t=self.clock.now(), message=message))
-        turn.dirty = True
 
     def _apply(self, turn: Turn, event: Event) -> None:
         """Update the turn for an event taken from the inbox (already recorded)."""
@@ -469,30 +458,6 @@ class Session:
             return None
         before, said_values = cut
         return before, said_values > 0
-
-    # -- ending -----------------------------------------------------------------------------
-
-    async def _settle(self, turn: Turn) -> None:
-        """Give every call its final disposition before the session returns.
-
-        After an answer (a commit point for everything still wanted) every remaining call that
-        has ended is committed, except a state-changing call that never reached its commit
-        point; every other uncommitted call is withdrawn: cancelled, its sandbox dropped, or
-        compensated.
-        """
-        executor = turn.executor
-        answered = turn.ended == "answered"
-        for rec in sorted(executor.records.values(), key=lambda r: r.call_id):
-            if rec.disposition is not None or rec.pending is PendingDecision.COMMIT:
-                continue
-            if answered and rec.status.terminal and rec.call_id not in turn.awaiting_commit:
-                executor.commit(rec.call_id)
-            else:
-                executor.withdraw(rec.call_id, SESSION_ENDED)
-        turn.awaiting_commit.clear()
-        await executor.quiesce()
-        for event in self._inbox.drain():
-            self._apply(turn, event)
 
     # -- bookkeeping ------------------------------------------------------------------------
 

@@ -13,10 +13,12 @@ is passed on to the client as it happens. Words that arrive after a session stop
 open the next turn.
 
 A turn cut short (the client left, the runner was cancelled, the model failed) is closed in the
-ledger with a ``SessionEnded`` so the next turn starts afresh: its tasks are cancelled, so a
-call held for its commit point never runs, and a reversible call that ran early and was not yet
-committed is undone by its compensating action (the executor leaves such calls as they are
-when a session is cancelled; see :func:`specagent.agent.restore.close_cut_turn`).
+ledger with a ``SessionEnded`` so the next turn starts afresh. Its session does that itself
+(each is made with ``cut_reason="disconnected"``; see :mod:`specagent.agent.ending`): a call
+held for its commit point never runs, a reversible call that ran early and was not yet
+committed is undone by its compensating action, a read still running is cancelled, and what
+was committed stays. Only a turn that a server restart cut off, of which nothing is left but
+the stored ledger, is closed from here (:func:`specagent.agent.restore.close_cut_turn`).
 """
 
 from __future__ import annotations
@@ -55,7 +57,6 @@ __all__ = [
     "ToolsFactory",
     "TurnListener",
     "UnknownConversation",
-    "close_cut_turn",
     "completed_turns",
 ]
 
@@ -198,7 +199,6 @@ class _Turn:
     index: int
     feed: LiveSpeech
     session: Session
-    done: bool = False  # its session returned, or its failure was recorded
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
@@ -264,7 +264,7 @@ class ConversationRunner:
     # -- the loop -------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Play turns until cancelled (the client left); then close a turn cut short."""
+        """Play turns until cancelled (the client left); a turn cut short closes itself."""
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
@@ -277,11 +277,7 @@ class ConversationRunner:
                     elif self._turn is not None:  # ("interrupt", reason)
                         self._turn.session.interrupt(item[1])
         finally:
-            turn, self._turn = self._turn, None
-            if turn is not None and not turn.done:
-                await close_cut_turn(
-                    self.state.ledger, self.state.tools.toolset, self.clock, "disconnected"
-                )
+            self._turn = None
 
     def _on_speech(self, speech: UserSpeech) -> None:
         turn = self._turn
@@ -303,6 +299,7 @@ class ConversationRunner:
             observer=lambda event: listener.event(index, event),
             config=self._config,
             prompt=state.prompt,
+            cut_reason="disconnected",  # cancelled: the client left or the server stops
         )
         turn = _Turn(index, LiveSpeech(), session)
         turn.task = self._group.create_task(self._play(turn), name=f"turn-{index}")
@@ -312,15 +309,10 @@ class ConversationRunner:
     async def _play(self, turn: _Turn) -> None:
         try:
             result = await turn.session.run(turn.feed)
-        except (ModelError, ValueError) as exc:
-            await close_cut_turn(
-                self.state.ledger, self.state.tools.toolset, self.clock, "turn_failed"
-            )
-            turn.done = True
+        except (ModelError, ValueError) as exc:  # the session closed the turn (turn_failed)
             self._listener.turn_ended(turn.index, None, exc)
         else:
             self.turns_played += 1
-            turn.done = True
             self._listener.turn_ended(turn.index, result, None)
         self._inbox.put_nowait(turn)
 

@@ -70,7 +70,7 @@ from .stream import AudioInput, LiveSpeech
 from .subagents import SubAgents
 from .tts import SentenceSplitter
 from .turns import VoiceTurn
-from .unclear import MODEL_NOTE, UnclearWords, settle_dropped_turn, without_turn
+from .unclear import MODEL_NOTE, UnclearWords, without_turn
 
 __all__ = ["VoiceAgent", "VoiceConfig", "VoiceEngines"]  # the last two live in .config
 
@@ -435,9 +435,7 @@ class VoiceAgent:
     def _on_unclear(self, event: VoiceUnclear) -> None:
         """Words too unsure to act on: nothing they started stays; ask again (.unclear)."""
         dropped = self._unclear.handle(event, self._turn, self._utterance)
-        if dropped is not None:
-            settle = settle_dropped_turn(dropped, self.conversation, self.toolset, self.clock)
-            self._group.create_task(settle, name=f"settle-turn-{dropped.index}")
+        if dropped is not None:  # its session settles its calls in its own ledger as it stops
             self._turn, self.conversation = None, without_turn(self.conversation, dropped)
             if self.sub_agents is not None:
                 self.sub_agents.parent = self.conversation

@@ -10,11 +10,11 @@ asked for happens:
 * no preemptive reply starts on words marked unclear (:class:`~.events.TurnEndGuess`), and
   one pending for the utterance is discarded, with :data:`DISCARD_REASON`;
 * a streaming policy's turn that this utterance opened (it read only the utterance's partial
-  words, each from a pass sure enough to pass words on) is cancelled and taken out of the
-  conversation: it never heard a final update, so none of its state-changing calls reached
-  its commit point; the calls still running are cancelled with it, and once it has stopped
-  :func:`settle_dropped_turn` ends every call it left undecided as a cut turn's are ended
-  (a reversible call ``speculative`` ran early is compensated, a sandbox dropped);
+  words, each from a pass sure enough to pass words on) is cut (``Session.cut``, reason
+  :data:`CUT_REASON`) and taken out of the conversation: it never heard a final update, so
+  none of its state-changing calls reached its commit point, and its session withdraws
+  every call it left undecided before it stops (a held call cancelled, a read still running
+  cancelled, a reversible call ``speculative`` ran early compensated, a sandbox dropped);
 * the agent says :data:`REPEAT_REQUEST`, unless the user has already started speaking
   again, and the model is told in its own ledger (:data:`MODEL_NOTE`), without the words.
 
@@ -23,13 +23,9 @@ This module holds the decision and its wording; the agent's loop only routes the
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
-from ..agent.restore import close_cut_turn
-from ..clock import Clock
 from ..ledger import Ledger
-from ..tools import Toolset
 from .events import VoiceUnclear
 from .preempt import fork_conversation
 from .preemptor import Preemptor
@@ -37,17 +33,19 @@ from .speaker import Speaker
 from .turns import VoiceTurn
 
 __all__ = [
+    "CUT_REASON",
     "DISCARD_REASON",
     "MODEL_NOTE",
     "REPEAT_REQUEST",
     "UnclearWords",
-    "settle_dropped_turn",
     "without_turn",
 ]
 
 REPEAT_REQUEST = "Sorry, I didn't catch that. Could you say it again?"
 MODEL_NOTE = "(You could not make out what the user just said and asked them to say it again.)"
 DISCARD_REASON = "the words were unclear"
+CUT_REASON = "unclear"
+"""The reason a dropped turn's calls are withdrawn with, and its ``SessionEnded`` gives."""
 
 
 class UnclearWords:
@@ -68,16 +66,17 @@ class UnclearWords:
         running: VoiceTurn | None,
         latest_utterance: int,
     ) -> VoiceTurn | None:
-        """Discard the utterance's preemptive reply, cancel the turn it opened (returned:
-        the agent takes it out of the conversation with :func:`without_turn`), and ask the
-        user to repeat unless a later utterance (``latest_utterance``) has begun."""
+        """Discard the utterance's preemptive reply, cut the turn it opened (returned: the
+        agent takes it out of the conversation with :func:`without_turn`; its session settles
+        its calls by itself), and ask the user to repeat unless a later utterance
+        (``latest_utterance``) has begun."""
         pending = self._preemptor.pending
         if pending is not None and pending.utterance == event.utterance:
             self._preemptor.discard(DISCARD_REASON)
         dropped = None
         if running is not None and running.utterance == event.utterance:
             dropped = running
-            running.task.cancel()
+            running.session.cut(CUT_REASON)
             running.source.leftovers()
             if running.answer_id is not None:
                 self._speaker.end_answer(running.answer_id)
@@ -92,14 +91,3 @@ class UnclearWords:
 def without_turn(conversation: Ledger, turn: VoiceTurn) -> Ledger:
     """The conversation as it was before ``turn`` started (same session id)."""
     return fork_conversation(conversation, turn.fork_at)
-
-
-async def settle_dropped_turn(
-    turn: VoiceTurn, ledger: Ledger, toolset: Toolset, clock: Clock
-) -> None:
-    """Once the dropped turn's session has stopped, give each call it left undecided its end:
-    cancelling a session only stops it, and a reversible call it ran early on partial words
-    would otherwise stay done in the world (see :func:`~specagent.agent.restore.close_cut_turn`;
-    its events go to ``ledger``, the conversation the turn was taken out of)."""
-    await asyncio.wait([turn.task])
-    await close_cut_turn(ledger, toolset, clock, "unclear")
