@@ -295,9 +295,11 @@ class Timer(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class SessionEnded(Event):
-    """A turn is over. ``reason`` is an :data:`EndReason` when the session ended it; a turn
-    closed from outside gives its own (``disconnected``, ``turn_failed``, ``server_restarted``
-    from a server, a voice agent's notes and sub-agent hand-overs)."""
+    """A turn is over. ``reason`` is an :data:`EndReason` when the turn ran to its end;
+    a turn cut off carries the reason of whoever cut it (``Session.cut(reason)`` or the
+    session's ``cut_reason``: ``disconnected``, ``unclear``; ``turn_failed`` when the model
+    failed mid-turn; ``server_restarted`` for a stored turn closed after a restart; a voice
+    agent's notes and sub-agent hand-overs)."""
 
     reason: EndReason | str
 
