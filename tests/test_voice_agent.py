@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from specagent.agent import Policy
+from specagent.agent.prompt import SMALL_TALK_RULE
 from specagent.clock import VirtualClock
 from specagent.envs.assistant import AssistantWorld, assistant_toolset, tool_latency
 from specagent.events import Brief, UserSpeech
@@ -141,6 +142,7 @@ def test_transcription_drives_the_agent(
         # within the pause however busy the machine is.
         costs=EngineCosts(asr_pass_s=0.3, tts_piece_s=0.05) if preempt else None,
     )
+    assert SMALL_TALK_RULE in agent.prompt  # a voice user also chats
     stream = AudioStream(read_wav(wavs["weather"]))
     result = clock.run(agent.run(stream))
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["system_prompt", "tool_list", "with_tools"]
+__all__ = ["SMALL_TALK_RULE", "system_prompt", "tool_list", "with_tools"]
 
 _INSTRUCTIONS = """\
 You are a voice assistant that calls tools. The user's words arrive while they speak: \
@@ -24,9 +24,23 @@ arguments, or remove it. Use only the tools the request needs, and never invent 
 Tools:
 """
 
+SMALL_TALK_RULE = (
+    "A request no tool serves (a greeting, thanks, small talk, a question about you or what "
+    "you can do) gets an <answer> at once, with no tool call."
+)
+"""Said by conversational front-ends (voice, the server), where people also chat. Without it
+the default 1.5B model called every tool it had for 6 of the voice set's 8 requests that need
+none ("Tell me a short joke"), 20 s each; with it, for 1 (docs/voice.md, "Small talk"). Not in
+the benchmarks' prompt until it is measured there (their tasks all need tools)."""
 
-def system_prompt(tool_schemas: Sequence[dict[str, Any]]) -> str:
-    return _INSTRUCTIONS + tool_list(tool_schemas)
+
+def system_prompt(tool_schemas: Sequence[dict[str, Any]], *, small_talk: bool = False) -> str:
+    """The protocol (ending with ``SMALL_TALK_RULE`` if ``small_talk``), then the tools."""
+    instructions = _INSTRUCTIONS
+    if small_talk:
+        last = "never invent results."
+        instructions = instructions.replace(last, f"{last} {SMALL_TALK_RULE}", 1)
+    return instructions + tool_list(tool_schemas)
 
 
 def tool_list(tool_schemas: Sequence[dict[str, Any]]) -> str:

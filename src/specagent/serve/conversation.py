@@ -103,7 +103,7 @@ class ConversationState:
 
     def __post_init__(self) -> None:
         if not self.prompt:
-            self.prompt = system_prompt(self.tools.toolset.schemas())
+            self.prompt = system_prompt(self.tools.toolset.schemas(), small_talk=True)
 
 
 def completed_turns(ledger: Ledger) -> int:
