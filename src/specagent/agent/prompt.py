@@ -28,10 +28,10 @@ SMALL_TALK_RULE = (
     "A request no tool serves (a greeting, thanks, small talk, a question about you or what "
     "you can do) gets an <answer> at once, with no tool call."
 )
-"""Said by conversational front-ends (voice, the server), where people also chat. Without it
-the default 1.5B model called every tool it had for 6 of the voice set's 8 requests that need
-none ("Tell me a short joke"), 20 s each; with it, for 1 (docs/voice.md, "Small talk"). Not in
-the benchmarks' prompt until it is measured there (their tasks all need tools)."""
+"""Said by conversational front-ends (voice, the server), where people also chat. On the voice
+set's 8 requests that need no tool, the default 1.5B model called tools for 6 without it (5
+times every tool it had, 18-22 s) and for 4 with it (one call each): median 19.8 s against
+3.3 s (docs/voice.md, "Small talk"). Not in the benchmarks' prompt until measured there."""
 
 
 def system_prompt(tool_schemas: Sequence[dict[str, Any]], *, small_talk: bool = False) -> str:
