@@ -134,7 +134,7 @@ class VoiceAgent:
             )
             tools.append(self.sub_agents.tool())
         self.toolset = Toolset(tools)
-        self.prompt = system_prompt(self.toolset.schemas(), small_talk=True)
+        self.prompt = system_prompt(self.toolset.schemas(), small_talk=self.config.small_talk)
         self._inputs: asyncio.Queue[Event | VoiceTurnDone | _Wake] = asyncio.Queue()
         self._turn: VoiceTurn | None = None
         self._turns: list[SessionResult] = []

@@ -218,6 +218,14 @@ def voice(
         str | None,
         typer.Option(help="Words Whisper should expect besides the tools' names (places, names)."),
     ] = None,
+    small_talk: Annotated[
+        bool,
+        typer.Option(
+            "--small-talk/--no-small-talk",
+            help="Tell the model small talk needs no tool (on: the default model calls tools "
+            "for most small talk without it; SmolLM2-135M stalls with it).",
+        ),
+    ] = True,
     unclear_below: Annotated[
         str,
         typer.Option(
@@ -292,6 +300,7 @@ def voice(
             ),
             preempt=preempt,
             vocabulary=vocabulary or True,
+            small_talk=small_talk,
             unclear_below=_threshold(unclear_below),
         )
         the_clock = _clock(clock)

@@ -32,6 +32,10 @@ class VoiceConfig:
     vocabulary: bool | str = True
     """Tell Whisper the words the tools deal in (their names) before each pass; a string adds
     the words your users say that Whisper should expect (names, places)."""
+    small_talk: bool = True
+    """Tell the model that a request no tool serves gets an answer at once
+    (:data:`~specagent.agent.prompt.SMALL_TALK_RULE`): the default 1.5B model otherwise calls
+    tools for most small talk (docs/voice.md, "Small talk"). SmolLM2-135M stalls with it."""
     unclear_below: float | None = WHISPER_LOG_PROB_THRESHOLD
     """Ask the user to repeat, and act on nothing, when Whisper's mean token log-probability
     of their words is below this (Whisper's own failed-decode line, -1.0); None: never."""
