@@ -52,6 +52,8 @@ def test_voice_command_plays_a_wav_and_writes_the_reply(tmp_path: Path) -> None:
             str(mix),
             "--model",
             "smollm2-135m",
+            "--profile",  # the model charged by a fixed profile, not by this machine's load
+            "smollm2-135m-cpu2",
             "--clock",
             "virtual",
             "--policy",

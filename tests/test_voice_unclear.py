@@ -24,11 +24,20 @@ from typer.testing import CliRunner
 
 from specagent.agent import Policy
 from specagent.clock import VirtualClock
-from specagent.events import Brief, ToolCallIssued, ToolCallStarted, UserSpeech
+from specagent.events import (
+    Brief,
+    SessionEnded,
+    ToolCallCancelled,
+    ToolCallCommitted,
+    ToolCallIssued,
+    ToolCallStarted,
+    UserSpeech,
+)
 from specagent.models import ScriptedBackend
 from specagent.protocol import ChatMessage
 from specagent.tools import Effect, Toolset, tool
 from specagent.voice import AudioStream, VoiceAgent, VoiceConfig, VoiceEngines, read_wav
+from specagent.voice.agent import SESSION_OVER
 from specagent.voice.asr import WHISPER_LOG_PROB_THRESHOLD, Transcript, hear, whisper_prompt
 from specagent.voice.audio import Audio, write_wav
 from specagent.voice.compute import EngineCosts, Worker
@@ -405,3 +414,62 @@ def test_the_command_takes_a_threshold_or_off(tmp_path: Path) -> None:
     # A negative value is read as the option's value (the run then stops at the policy).
     result = CliRunner().invoke(app, ["--in", wav, "--unclear-below", "-2", "--policy", "oracle"])
     assert result.exit_code == 2 and "oracle policy" in result.output
+
+
+def test_a_turn_still_running_when_the_voice_session_ends_is_cut_and_settled() -> None:
+    """The input ended and the turn is still waiting on a tool when ``tail_s`` runs out: the
+    agent stops, and the turn is cut, not abandoned. The hung lookup is cancelled and the turn
+    closed in the ledger; the reservation the final words confirmed stays made, once."""
+    clock = VirtualClock()
+    reserved: list[str] = []
+
+    async def unreserve(arguments: dict, result: object) -> None:
+        reserved.remove(arguments["place"])
+
+    @tool(effect=Effect.REVERSIBLE, compensate=unreserve)
+    async def reserve(place: str) -> dict:
+        """Reserve a table."""
+        reserved.append(place)
+        return {"reserved": place}
+
+    @tool(effect=Effect.READ_ONLY, timeout_s=600.0)
+    async def opening_hours(place: str) -> dict:
+        """Opening hours (this one never answers)."""
+        await clock.sleep(3600.0)
+        return {}
+
+    def reserving(messages: Sequence[ChatMessage]) -> str:
+        said = [m.content for m in messages if m.role == "assistant"]
+        if not any("reserve" in s for s in said):
+            return '<tool_call id="1">{"name": "reserve", "arguments": {"place": "newest"}}</tool_call>'
+        if not any("opening_hours" in s for s in said):
+            return (
+                '<tool_call id="2">{"name": "opening_hours", "arguments": {"place": "newest"}}'
+                "</tool_call>"
+            )
+        return "<pause/>"
+
+    asr = ChosenAsr("reserve the newest place", sure_until_s=99.0)
+    engines = VoiceEngines(asr=asr, tts=SilentTts(), vad=LoudVad())  # type: ignore[arg-type]
+    config = VoiceConfig(
+        endpoint=EndpointConfig(tentative_silence_s=0.096, end_silence_s=0.3),
+        partial_every_s=0.3,
+        tail_s=5.0,
+    )
+    agent = VoiceAgent(
+        ScriptedBackend(clock, reserving),
+        Toolset([reserve, opening_hours]),
+        clock,
+        Policy.SPECULATIVE,
+        engines,
+        config=config,
+        costs=COSTS,
+    )
+    result = clock.run(agent.run(AudioStream(tone(1.5), lead_s=0.5, tail_s=1.5)))
+
+    assert result.ended == "tail_timeout"
+    cancelled = [e for e in result.ledger if isinstance(e, ToolCallCancelled)]
+    assert [(e.call_id, e.reason) for e in cancelled] == [(2, SESSION_OVER)]
+    assert [e.reason for e in result.ledger if isinstance(e, SessionEnded)] == [SESSION_OVER]
+    assert [e.call_id for e in result.ledger if isinstance(e, ToolCallCommitted)] == [1]
+    assert reserved == ["newest"]  # committed at the final words: kept, and made once

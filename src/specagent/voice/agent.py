@@ -75,6 +75,10 @@ from .unclear import MODEL_NOTE, UnclearWords, without_turn
 __all__ = ["VoiceAgent", "VoiceConfig", "VoiceEngines"]  # the last two live in .config
 
 
+SESSION_OVER = "voice_session_over"
+"""``SessionEnded`` reason of a turn still running when the voice session ends."""
+
+
 @dataclass(frozen=True)
 class VoiceTurnDone:
     turn: VoiceTurn
@@ -255,10 +259,14 @@ class VoiceAgent:
         self._inputs.put_nowait(_Wake())
 
     def _shutdown(self, peripherals: list[asyncio.Task[None]]) -> None:
-        """Cancel whatever still runs: the turn, sub-agents, speech in and out."""
-        for turn in (self._turn, self._preemptor.pending):
-            if turn is not None:
-                turn.task.cancel()
+        """Stop whatever still runs: speech in and out and sub-agents are cancelled; the turn
+        is cut, so a call it left undecided (a reversible call run early on partial words) is
+        withdrawn before its task ends. A preemptive reply never confirmed is only cancelled:
+        its state-changing calls wait behind a gate that never opened, so none ran."""
+        if self._turn is not None:
+            self._turn.session.cut(SESSION_OVER)
+        if self._preemptor.pending is not None:
+            self._preemptor.pending.task.cancel()
         if self.sub_agents is not None:
             self.sub_agents.cancel_all()
         for task in peripherals:
