@@ -269,12 +269,8 @@ def test_a_streaming_turn_on_clear_partial_words_is_dropped_when_the_whole_is_un
     assert result.false_starts() == []
 
 
-def test_a_reservation_made_early_by_a_dropped_turn_is_undone() -> None:
-    """`speculative` runs a reversible call on partial words, its undo registered. When the
-    whole utterance turns out unclear the turn is dropped; cancelling it alone would leave
-    the table reserved on words nobody confirmed, so the agent settles it: undone."""
-    clock = VirtualClock()
-    reserved: list[str] = []
+def reservation_tool(reserved: list[str]):  # type: ignore[no-untyped-def]
+    """A reversible ``reserve`` that appends to ``reserved``; its undo removes the place."""
 
     async def unreserve(arguments: dict, result: object) -> None:
         reserved.remove(arguments["place"])
@@ -284,6 +280,17 @@ def test_a_reservation_made_early_by_a_dropped_turn_is_undone() -> None:
         """Reserve a table."""
         reserved.append(place)
         return {"reserved": place}
+
+    return reserve
+
+
+def test_a_reservation_made_early_by_a_dropped_turn_is_undone() -> None:
+    """`speculative` runs a reversible call on partial words, its undo registered. When the
+    whole utterance turns out unclear the turn is dropped; cancelling it alone would leave
+    the table reserved on words nobody confirmed, so the agent settles it: undone."""
+    clock = VirtualClock()
+    reserved: list[str] = []
+    reserve = reservation_tool(reserved)
 
     def reserving(messages: Sequence[ChatMessage]) -> str:
         made = any("reserve" in m.content for m in messages if m.role == "assistant")
@@ -422,15 +429,7 @@ def test_a_turn_still_running_when_the_voice_session_ends_is_cut_and_settled() -
     closed in the ledger; the reservation the final words confirmed stays made, once."""
     clock = VirtualClock()
     reserved: list[str] = []
-
-    async def unreserve(arguments: dict, result: object) -> None:
-        reserved.remove(arguments["place"])
-
-    @tool(effect=Effect.REVERSIBLE, compensate=unreserve)
-    async def reserve(place: str) -> dict:
-        """Reserve a table."""
-        reserved.append(place)
-        return {"reserved": place}
+    reserve = reservation_tool(reserved)
 
     @tool(effect=Effect.READ_ONLY, timeout_s=600.0)
     async def opening_hours(place: str) -> dict:
