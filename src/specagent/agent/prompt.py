@@ -8,7 +8,7 @@ from typing import Any
 
 __all__ = ["SMALL_TALK_RULE", "system_prompt", "tool_list", "with_tools"]
 
-_INSTRUCTIONS = """\
+_PROTOCOL = """\
 You are a voice assistant that calls tools. The user's words arrive while they speak: \
 <partial_query_update> (more is coming) and <final_query_update> (they have finished). Tool \
 results arrive as <tool_result id="N">.
@@ -19,10 +19,8 @@ Reply with exactly ONE action:
 Look things up as soon as the words so far say what to look up, even before the user has \
 finished. Never guess a city, date, name or id the user has not said: <pause/> instead. If \
 later words change what a call should be, write it again with the same id and the new \
-arguments, or remove it. Use only the tools the request needs, and never invent results.
-
-Tools:
-"""
+arguments, or remove it. Use only the tools the request needs, and never invent results."""
+_TOOLS_HEADING = "\n\nTools:\n"
 
 SMALL_TALK_RULE = (
     "A request no tool serves (a greeting, thanks, small talk, a question about you or what "
@@ -36,11 +34,8 @@ times every tool it had, 18-22 s) and for 4 with it (one call each): median 19.8
 
 def system_prompt(tool_schemas: Sequence[dict[str, Any]], *, small_talk: bool = False) -> str:
     """The protocol (ending with ``SMALL_TALK_RULE`` if ``small_talk``), then the tools."""
-    instructions = _INSTRUCTIONS
-    if small_talk:
-        last = "never invent results."
-        instructions = instructions.replace(last, f"{last} {SMALL_TALK_RULE}", 1)
-    return instructions + tool_list(tool_schemas)
+    protocol = f"{_PROTOCOL} {SMALL_TALK_RULE}" if small_talk else _PROTOCOL
+    return protocol + _TOOLS_HEADING + tool_list(tool_schemas)
 
 
 def tool_list(tool_schemas: Sequence[dict[str, Any]]) -> str:
